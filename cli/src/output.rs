@@ -1,0 +1,140 @@
+//! What `recon scan` prints: findings on stdout (table, ASFF array or JSON lines) and a summary
+//! of the run on stderr.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Result;
+use recon_core::asff;
+use recon_core::engine::{CommitReport, ObjectReport};
+use recon_core::finding::{Evidence, Finding, Subject};
+
+use crate::args::Format;
+
+/// Prints the findings the run created or updated, each once in its final state.
+pub fn print(format: Format, commit: &CommitReport, reports: &[ObjectReport]) -> Result<()> {
+    let _ = reports;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match format {
+        Format::Table => table(&mut out, &commit.findings)?,
+        Format::Asff => {
+            let all = rendered(&commit.findings);
+            serde_json::to_writer_pretty(&mut out, &all)?;
+            writeln!(out)?;
+        }
+        Format::Jsonl => {
+            for f in rendered(&commit.findings) {
+                serde_json::to_writer(&mut out, &f)?;
+                writeln!(out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// ASFF for each finding; a finding that breaks Security Hub's rules is reported and left out
+/// (it would be rejected on import).
+fn rendered(findings: &[Finding]) -> Vec<serde_json::Value> {
+    let mut out = Vec::with_capacity(findings.len());
+    for f in findings {
+        let v = asff::render(f);
+        match asff::validate(&v) {
+            Ok(()) => out.push(v),
+            Err(violations) => {
+                let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
+                tracing::error!(id = %f.id, violations = %list.join("; "), "finding is not valid ASFF; left out");
+            }
+        }
+    }
+    out
+}
+
+fn table(out: &mut impl Write, findings: &[Finding]) -> Result<()> {
+    if findings.is_empty() {
+        writeln!(out, "No new or updated findings.")?;
+        return Ok(());
+    }
+    writeln!(out, "{:<6}  {:<38}  {:>5}  {:<20}  {}", "SEV", "TYPE", "COUNT", "LAST SEEN", "SUBJECT / DETAIL")?;
+    for f in findings {
+        let last = f.last_seen.to_string();
+        writeln!(
+            out,
+            "{:<6}  {:<38}  {:>5}  {:<20}  {}",
+            f.severity.label(),
+            f.finding_type.name(),
+            f.count,
+            &last[..19.min(last.len())],
+            subject(f)
+        )?;
+        if let Some(d) = detail(f) {
+            writeln!(out, "{:<6}  {:<38}  {:>5}  {:<20}    {d}", "", "", "", "")?;
+        }
+    }
+    Ok(())
+}
+
+fn subject(f: &Finding) -> String {
+    match &f.subject {
+        Subject::Principal(p) => p.key.clone(),
+        Subject::Ec2(e) => e
+            .instance_id
+            .clone()
+            .or_else(|| e.interface_id.clone())
+            .unwrap_or_else(|| "unknown instance".into()),
+    }
+}
+
+fn detail(f: &Finding) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(ip) = f.remote_ip {
+        parts.push(format!("from {ip}"));
+    }
+    if let Some(hit) = &f.intel {
+        parts.push(format!("listed in {} as {}", hit.list, hit.entry));
+    }
+    match &f.evidence {
+        Evidence::Api(e) if !e.new_apis.is_empty() => parts.push(format!("new: {}", e.new_apis.join(", "))),
+        Evidence::Api(e) => {
+            let apis: Vec<String> = e.apis.iter().map(|a| format!("{}×{}", a.api, a.count)).collect();
+            parts.push(apis.join(", "));
+        }
+        Evidence::Network(n) => {
+            let ports: Vec<String> = n.ports.iter().map(|p| p.port.to_string()).collect();
+            parts.push(format!("ports {}", ports.join(",")));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// The run's summary on stderr.
+pub fn summary(commit: &CommitReport, reports: &[ObjectReport], skipped: usize, unreadable: usize, state: &Path) {
+    let records: u64 = reports.iter().map(|r| r.records).sum();
+    let evaluated: u64 = reports.iter().map(|r| r.evaluated).sum();
+    let issues: u64 = reports.iter().map(|r| r.issue_count).sum();
+    let stopped = reports.iter().filter(|r| r.fatal.is_some()).count();
+    let not_logs = reports.iter().filter(|r| r.kind.is_some_and(|k| !k.is_log())).count();
+    eprintln!(
+        "recon: {} objects scanned ({not_logs} not logs), {skipped} already processed, {unreadable} unreadable; \
+         {records} records, {evaluated} evaluated, {issues} malformed, {stopped} objects cut short",
+        reports.len()
+    );
+    eprintln!(
+        "recon: {} findings created, {} updated, {} suppressed; state in {}",
+        commit.created,
+        commit.findings.len() - commit.created,
+        commit.suppressed.len(),
+        state.display()
+    );
+    for r in reports.iter().filter(|r| r.issue_count > 0 || r.fatal.is_some()) {
+        for i in &r.issues {
+            eprintln!("recon: {i}");
+        }
+        if r.issue_count > r.issues.len() as u64 {
+            eprintln!("recon: {}: {} more malformed records", r.name, r.issue_count - r.issues.len() as u64);
+        }
+        if let Some(f) = &r.fatal {
+            eprintln!("recon: {}: read stopped early: {f}", r.name);
+        }
+    }
+}

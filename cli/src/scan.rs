@@ -1,0 +1,170 @@
+//! `recon scan`: load lists and rules, walk the inputs, scan each object once, commit to the
+//! embedded store, print what changed.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use recon_core::config::EngineConfig;
+use recon_core::engine::{Engine, ObjectRef, ObjectReport};
+use recon_core::finding::ListKind;
+use recon_core::input::{self, region_from_key};
+use recon_core::intel::ThreatIntel;
+use recon_core::store::Store;
+use recon_core::suppress::Suppressions;
+use recon_core::time::Timestamp;
+
+use crate::args::ScanArgs;
+use crate::output;
+use crate::store::RedbStore;
+
+/// How a scan ended.
+pub struct Outcome {
+    /// Objects that could not be read at all.
+    unreadable: usize,
+    /// Objects scanned (not skipped).
+    scanned: usize,
+}
+
+impl Outcome {
+    /// Non-zero only when the scan could not do its job: every input was unreadable.
+    pub fn exit_code(&self) -> ExitCode {
+        if self.unreadable > 0 && self.scanned == 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// The default state folder: `$RECON_STATE_DIR`, else `$XDG_STATE_HOME/recon`, else
+/// `~/.local/state/recon`, else `./.recon-state`.
+pub fn default_state_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("RECON_STATE_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_STATE_HOME") {
+        return PathBuf::from(d).join("recon");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".local/state/recon"),
+        None => PathBuf::from(".recon-state"),
+    }
+}
+
+/// Runs a scan.
+pub fn run(args: ScanArgs) -> Result<Outcome> {
+    let config = config(&args)?;
+    let intel = load_intel(&args)?;
+    let suppressions = match &args.suppressions {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            Suppressions::parse(&p.display().to_string(), &text)?
+        }
+        None => Suppressions::default(),
+    };
+    let files = crate::walk::files(&args.paths)?;
+    let state_dir = args.state.clone().unwrap_or_else(default_state_dir);
+    let mut store = RedbStore::open(&state_dir).with_context(|| format!("state folder {}", state_dir.display()))?;
+    let mut engine = Engine::new(config, intel, suppressions);
+    let progress = progress_bar(&files, args.no_progress);
+    let mut reports = Vec::new();
+    let mut outcome = Outcome { unreadable: 0, scanned: 0 };
+    let mut skipped = 0usize;
+    for path in &files {
+        progress.set_message(path.display().to_string());
+        match scan_file(&mut engine, &store, path) {
+            Ok(Some(report)) => {
+                outcome.scanned += 1;
+                reports.push(report);
+            }
+            Ok(None) => skipped += 1,
+            Err(e) => {
+                outcome.unreadable += 1;
+                tracing::error!(path = %path.display(), error = %format!("{e:#}"), "object unreadable");
+            }
+        }
+        progress.inc(file_len(path));
+    }
+    progress.finish_and_clear();
+    let commit = pollster::block_on(engine.commit(&mut store, Timestamp::now()))
+        .context("could not store the results")?;
+    output::print(args.format, &commit, &reports)?;
+    output::summary(&commit, &reports, skipped, outcome.unreadable, &state_dir);
+    Ok(outcome)
+}
+
+fn config(args: &ScanArgs) -> Result<EngineConfig> {
+    let mut c = EngineConfig::default();
+    c.set_learning_period("--learning-period", &args.learning_period)?;
+    if let Some(a) = &args.account_id {
+        c.set_account_id("--account-id", a)?;
+    }
+    c.default_region.clone_from(&args.region);
+    Ok(c)
+}
+
+fn load_intel(args: &ScanArgs) -> Result<ThreatIntel> {
+    let mut intel = ThreatIntel::default();
+    let sets = [
+        (ListKind::Tor, &args.tor_exits),
+        (ListKind::Managed, &args.threat_lists),
+        (ListKind::Custom, &args.custom_threat_lists),
+        (ListKind::Trusted, &args.trusted_ips),
+    ];
+    for (kind, paths) in sets {
+        for p in paths {
+            let r = intel.load_file(kind, p).with_context(|| format!("list {}", p.display()))?;
+            tracing::info!(list = %p.display(), ?kind, entries = r.entries, "list loaded");
+        }
+    }
+    Ok(intel)
+}
+
+/// Scans one file unless it was processed before; `Ok(None)` when skipped.
+fn scan_file(engine: &mut Engine, store: &RedbStore, path: &Path) -> Result<Option<ObjectReport>> {
+    let id = format!("file:xxh3-128:{:032x}", digest(path)?);
+    let already = pollster::block_on(store.is_processed(&id))?;
+    if already || engine.pending_objects().contains(&id) {
+        eprintln!("recon: {}: already processed, skipped", path.display());
+        return Ok(None);
+    }
+    let name = path.display().to_string();
+    let file = File::open(path).with_context(|| format!("cannot open {name}"))?;
+    let opened = input::open(&name, Box::new(file), engine.limits()).with_context(|| format!("cannot read {name}"))?;
+    let object = ObjectRef { id, region_hint: region_from_key(&name), name };
+    Ok(Some(engine.scan(&object, opened)))
+}
+
+/// The xxh3-128 digest of a file's bytes: the object's identity, whatever its name.
+fn digest(path: &Path) -> Result<u128> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            return Ok(hasher.digest128());
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+fn progress_bar(files: &[PathBuf], hidden: bool) -> ProgressBar {
+    if hidden {
+        return ProgressBar::hidden();
+    }
+    let total: u64 = files.iter().map(|p| file_len(p)).sum();
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {eta} {wide_msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}

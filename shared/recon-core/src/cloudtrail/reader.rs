@@ -1,0 +1,439 @@
+//! Streams CloudTrail records out of an object without holding the whole object in memory.
+//!
+//! Three layouts are read: CloudTrail's delivery envelope `{"Records":[…]}` (other top-level keys
+//! are skipped), a bare JSON array of records, and one record per line (or records simply
+//! concatenated), as exports write them. Memory is bounded by the read chunk plus the largest
+//! record, which is itself bounded ([`crate::input::Limits::max_record_bytes`]).
+//!
+//! A structurally broken record is reported with its index; the reader then resynchronises at
+//! the next record start it can recognise, so the rest of the object still counts. A stream that
+//! ends early (a truncated or corrupt gzip file) ends with an error saying how many records were
+//! read.
+
+use std::io::{self, Read};
+
+use super::scan::{record_fields, skip_ws, string_end, value_end, KeyFields, KeySpans, Scan};
+
+/// The layout of the stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// `{"Records":[…]}`.
+    Envelope,
+    /// `[…]`.
+    Array,
+    /// Records one after another, usually one per line.
+    Lines,
+}
+
+/// One record, borrowed from the reader's buffer until the next call.
+#[derive(Debug)]
+pub struct RawRecord<'a> {
+    /// The record's JSON bytes.
+    pub bytes: &'a [u8],
+    /// Zero-based position of the record in its object.
+    pub index: u64,
+    /// The top-level fields read while finding the record's end.
+    pub fields: KeyFields<'a>,
+}
+
+/// Why a record or the stream could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadIssue {
+    /// One record is malformed; reading continues after it.
+    Record {
+        /// Index the record would have had.
+        index: u64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The stream cannot be read further; records before it were delivered.
+    Fatal {
+        /// Records delivered before the failure.
+        records: u64,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Start,
+    TopKeys,
+    InArray { envelope: bool },
+    Stream,
+    Done,
+}
+
+const CHUNK: usize = 256 * 1024;
+const RESYNC: &[u8] = b"{\"eventVersion\"";
+
+/// A streaming record reader over any byte source.
+pub struct RecordReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    pos: usize,
+    eof: bool,
+    state: State,
+    layout: Layout,
+    index: u64,
+    max_record: usize,
+}
+
+impl<R: Read> RecordReader<R> {
+    /// A reader of `layout` records from `inner`; a record over `max_record` bytes is refused.
+    pub fn new(inner: R, layout: Layout, max_record: usize) -> Self {
+        RecordReader {
+            inner,
+            buf: Vec::with_capacity(CHUNK),
+            pos: 0,
+            eof: false,
+            state: State::Start,
+            layout,
+            index: 0,
+            max_record,
+        }
+    }
+
+    /// Records delivered or reported so far.
+    pub fn records_seen(&self) -> u64 {
+        self.index
+    }
+
+    /// The next record, a malformed-record report, or `None` at the end of the stream.
+    pub fn next_record(&mut self) -> Option<Result<RawRecord<'_>, ReadIssue>> {
+        loop {
+            match self.step() {
+                Ok(Step::Record { start, end, spans }) => {
+                    self.index += 1;
+                    let bytes = &self.buf[start..end];
+                    let fields = spans.resolve(bytes);
+                    return Some(Ok(RawRecord { bytes, index: self.index - 1, fields }));
+                }
+                Ok(Step::Continue) => {}
+                Ok(Step::End) => return None,
+                Err(issue) => return Some(Err(issue)),
+            }
+        }
+    }
+
+    fn step(&mut self) -> Result<Step, ReadIssue> {
+        match self.state {
+            State::Done => Ok(Step::End),
+            State::Start => self.start(),
+            State::TopKeys => self.top_key(),
+            State::InArray { envelope } => self.array_item(envelope),
+            State::Stream => self.stream_item(),
+        }
+    }
+
+    fn start(&mut self) -> Result<Step, ReadIssue> {
+        let Some(b) = self.peek_byte()? else {
+            self.state = State::Done;
+            return Ok(Step::Continue);
+        };
+        let (want, next) = match self.layout {
+            Layout::Envelope => (b'{', State::TopKeys),
+            Layout::Array => (b'[', State::InArray { envelope: false }),
+            Layout::Lines => {
+                self.state = State::Stream;
+                return Ok(Step::Continue);
+            }
+        };
+        if b != want {
+            return Err(self.fatal(format!("expected '{}' at the start", want as char)));
+        }
+        self.pos += 1;
+        self.state = next;
+        Ok(Step::Continue)
+    }
+
+    fn top_key(&mut self) -> Result<Step, ReadIssue> {
+        let Some(b) = self.peek_byte()? else {
+            return Err(self.fatal("object ends before its closing '}'".into()));
+        };
+        match b {
+            b',' => self.pos += 1,
+            b'}' => {
+                self.pos += 1;
+                self.state = State::Done;
+            }
+            b'"' => self.envelope_member()?,
+            _ => return Err(self.fatal("expected a key in the top-level object".into())),
+        }
+        Ok(Step::Continue)
+    }
+
+    /// Reads `"key": value` at the top level; enters the array when the key is `Records`.
+    fn envelope_member(&mut self) -> Result<(), ReadIssue> {
+        let key_end = self.complete(|buf, pos| match string_end(buf, pos + 1) {
+            Some(end) => Scan::Complete(end),
+            None => Scan::Incomplete,
+        })?;
+        let is_records = &self.buf[self.pos..key_end] == b"\"Records\"";
+        self.pos = key_end;
+        if self.peek_byte()? != Some(b':') {
+            return Err(self.fatal("expected ':' after a top-level key".into()));
+        }
+        self.pos += 1;
+        if is_records && self.peek_byte()? == Some(b'[') {
+            self.pos += 1;
+            self.state = State::InArray { envelope: true };
+            return Ok(());
+        }
+        if self.peek_byte()?.is_none() {
+            return Err(self.fatal("object ends after a key".into()));
+        }
+        match self.complete(value_end) {
+            Ok(end) => self.pos = end,
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    fn array_item(&mut self, envelope: bool) -> Result<Step, ReadIssue> {
+        let Some(b) = self.peek_byte()? else {
+            return Err(self.fatal("the records array is not closed".into()));
+        };
+        match b {
+            b',' => {
+                self.pos += 1;
+                Ok(Step::Continue)
+            }
+            b']' => {
+                self.pos += 1;
+                self.state = if envelope { State::TopKeys } else { State::Done };
+                Ok(Step::Continue)
+            }
+            b'{' => self.item(),
+            _ => {
+                let index = self.index;
+                self.index += 1;
+                self.resync(false)?;
+                Err(ReadIssue::Record { index, reason: "a record is not a JSON object".into() })
+            }
+        }
+    }
+
+    fn stream_item(&mut self) -> Result<Step, ReadIssue> {
+        match self.peek_byte()? {
+            None => {
+                self.state = State::Done;
+                Ok(Step::Continue)
+            }
+            Some(b'{') => self.item(),
+            Some(_) => {
+                let index = self.index;
+                self.index += 1;
+                self.resync(true)?;
+                Err(ReadIssue::Record { index, reason: "a line is not a JSON object".into() })
+            }
+        }
+    }
+
+    /// Finds the end of the record object at `pos`.
+    fn item(&mut self) -> Result<Step, ReadIssue> {
+        let (end, spans) = loop {
+            match record_fields(&self.buf, self.pos) {
+                Scan::Complete(found) => break found,
+                Scan::Incomplete if self.eof => {
+                    return Err(self.fatal("the stream ends inside a record".into()));
+                }
+                Scan::Incomplete => self.grow(self.pos)?,
+                Scan::Invalid { reason, .. } => {
+                    let index = self.index;
+                    self.index += 1;
+                    self.pos += 1;
+                    self.resync(self.layout == Layout::Lines)?;
+                    return Err(ReadIssue::Record { index, reason: reason.to_string() });
+                }
+            }
+        };
+        let start = self.pos;
+        self.pos = end;
+        // Spans are relative to the buffer; make them relative to the record.
+        Ok(Step::Record { start, end, spans: spans.shifted(start) })
+    }
+
+    /// Skips ahead to the next recognisable record start (`{"eventVersion"`, or the next line).
+    fn resync(&mut self, by_line: bool) -> Result<(), ReadIssue> {
+        loop {
+            let hay = &self.buf[self.pos..];
+            let found = if by_line {
+                memchr::memchr(b'\n', hay).map(|n| n + 1)
+            } else {
+                memchr::memmem::find(hay, RESYNC)
+            };
+            if let Some(n) = found {
+                self.pos += n;
+                return Ok(());
+            }
+            if self.eof {
+                self.pos = self.buf.len();
+                self.state = State::Done;
+                return Ok(());
+            }
+            let keep = self.buf.len().saturating_sub(RESYNC.len()).max(self.pos);
+            self.pos = keep;
+            self.refill(keep)?;
+        }
+    }
+
+    /// Runs a scan at `pos`, reading more input until it completes.
+    fn complete(&mut self, scan: fn(&[u8], usize) -> Scan<usize>) -> Result<usize, ReadIssue> {
+        loop {
+            match scan(&self.buf, self.pos) {
+                Scan::Complete(end) => return Ok(end),
+                Scan::Incomplete if self.eof => {
+                    return Err(self.fatal("the stream ends inside a value".into()));
+                }
+                Scan::Incomplete => self.grow(self.pos)?,
+                Scan::Invalid { reason, .. } => return Err(self.fatal(reason.to_string())),
+            }
+        }
+    }
+
+    /// Reads more input while keeping `buf[keep..]`, refusing records over the size limit.
+    fn grow(&mut self, keep: usize) -> Result<(), ReadIssue> {
+        if self.buf.len() - keep > self.max_record {
+            return Err(self.fatal(format!(
+                "a record is larger than the limit of {} bytes",
+                self.max_record
+            )));
+        }
+        self.refill(keep)
+    }
+
+    fn refill(&mut self, keep: usize) -> Result<(), ReadIssue> {
+        self.buf.drain(..keep);
+        self.pos -= keep;
+        let len = self.buf.len();
+        let want = CHUNK.max(len);
+        self.buf.resize(len + want, 0);
+        let mut filled = len;
+        while filled < self.buf.len() {
+            match self.inner.read(&mut self.buf[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.buf.truncate(filled);
+                    self.eof = true;
+                    self.state = State::Done;
+                    return Err(self.fatal(format!("read failed: {e}")));
+                }
+            }
+            if filled - len >= CHUNK {
+                break;
+            }
+        }
+        self.buf.truncate(filled);
+        Ok(())
+    }
+
+    /// The next non-whitespace byte, reading more input as needed; `None` at the end.
+    fn peek_byte(&mut self) -> Result<Option<u8>, ReadIssue> {
+        loop {
+            self.pos = skip_ws(&self.buf, self.pos);
+            if let Some(&b) = self.buf.get(self.pos) {
+                return Ok(Some(b));
+            }
+            if self.eof {
+                return Ok(None);
+            }
+            self.refill(self.pos)?;
+        }
+    }
+
+    fn fatal(&mut self, reason: String) -> ReadIssue {
+        self.state = State::Done;
+        ReadIssue::Fatal { records: self.index, reason }
+    }
+}
+
+enum Step {
+    Record { start: usize, end: usize, spans: KeySpans },
+    Continue,
+    End,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(data: &[u8], layout: Layout) -> (Vec<String>, Vec<ReadIssue>) {
+        let mut r = RecordReader::new(data, layout, 1 << 20);
+        let (mut ok, mut bad) = (Vec::new(), Vec::new());
+        while let Some(item) = r.next_record() {
+            match item {
+                Ok(rec) => ok.push(String::from_utf8_lossy(rec.bytes).into_owned()),
+                Err(e) => bad.push(e),
+            }
+        }
+        (ok, bad)
+    }
+
+    #[test]
+    fn reads_the_envelope_and_skips_other_keys() {
+        let data = br#"{"x":{"Records":[1]}, "Records":[{"eventName":"A"} ,{"eventName":"B"}],"y":2}"#;
+        let (ok, bad) = read_all(data, Layout::Envelope);
+        assert_eq!(ok, [r#"{"eventName":"A"}"#, r#"{"eventName":"B"}"#]);
+        assert!(bad.is_empty(), "{bad:?}");
+    }
+
+    #[test]
+    fn reads_arrays_and_lines() {
+        let (ok, bad) = read_all(b"[ {\"a\":1},\n{\"a\":2} ]", Layout::Array);
+        assert_eq!(ok.len(), 2);
+        assert!(bad.is_empty());
+        let (ok, bad) = read_all(b"{\"a\":1}\n{\"a\":2}\r\n\n{\"a\":3}", Layout::Lines);
+        assert_eq!(ok.len(), 3);
+        assert!(bad.is_empty());
+        let (ok, bad) = read_all(b"[]", Layout::Array);
+        assert!(ok.is_empty() && bad.is_empty());
+    }
+
+    #[test]
+    fn a_broken_line_is_reported_and_the_rest_still_counts() {
+        let (ok, bad) = read_all(b"{\"a\":1}\nnot json\n{\"a\":3}\n", Layout::Lines);
+        assert_eq!(ok.len(), 2);
+        assert_eq!(bad, [ReadIssue::Record { index: 1, reason: "a line is not a JSON object".into() }]);
+    }
+
+    #[test]
+    fn a_broken_array_item_resynchronises() {
+        let data = br#"{"Records":[{"eventVersion":"1","a":[}, {"eventVersion":"1.08","b":2}]}"#;
+        let (ok, bad) = read_all(data, Layout::Envelope);
+        assert_eq!(ok, [r#"{"eventVersion":"1.08","b":2}"#]);
+        assert!(matches!(bad[0], ReadIssue::Record { index: 0, .. }), "{bad:?}");
+    }
+
+    #[test]
+    fn truncation_is_fatal_after_the_good_records() {
+        let data = br#"{"Records":[{"a":1},{"a":2},{"a":"#;
+        let (ok, bad) = read_all(data, Layout::Envelope);
+        assert_eq!(ok.len(), 2);
+        assert!(matches!(&bad[..], [ReadIssue::Fatal { records: 2, .. }]), "{bad:?}");
+    }
+
+    #[test]
+    fn records_span_chunk_boundaries() {
+        let one = format!(r#"{{"eventVersion":"1.08","pad":"{}"}}"#, "x".repeat(1000));
+        let body = vec![one.as_str(); 2000].join(",");
+        let data = format!(r#"{{"Records":[{body}]}}"#);
+        let (ok, bad) = read_all(data.as_bytes(), Layout::Envelope);
+        assert_eq!(ok.len(), 2000);
+        assert!(ok.iter().all(|r| r == &one));
+        assert!(bad.is_empty());
+    }
+
+    #[test]
+    fn oversized_records_are_refused() {
+        let data = format!(r#"[{{"a":"{}"}}]"#, "x".repeat(600_000));
+        let mut r = RecordReader::new(data.as_bytes(), Layout::Array, 100_000);
+        let first = r.next_record().expect("an item");
+        assert!(matches!(first, Err(ReadIssue::Fatal { .. })));
+    }
+}

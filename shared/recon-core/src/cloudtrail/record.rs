@@ -1,0 +1,351 @@
+//! The CloudTrail record fields the detectors read, deserialised with borrowing where the JSON
+//! allows it, and the normalisation of `userIdentity` into a stable [`Principal`].
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use serde::Deserialize;
+
+use crate::finding::{Principal, SessionInfo};
+
+/// A CloudTrail record, as far as Recon detection needs it. Unknown fields are ignored.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record<'a> {
+    /// `eventTime`.
+    #[serde(borrow)]
+    pub event_time: Option<Cow<'a, str>>,
+    /// `eventSource`, e.g. `iam.amazonaws.com`.
+    #[serde(borrow)]
+    pub event_source: Option<Cow<'a, str>>,
+    /// `eventName`.
+    #[serde(borrow)]
+    pub event_name: Option<Cow<'a, str>>,
+    /// `eventType`.
+    #[serde(borrow)]
+    pub event_type: Option<Cow<'a, str>>,
+    /// `eventID`.
+    #[serde(borrow, rename = "eventID")]
+    pub event_id: Option<Cow<'a, str>>,
+    /// `awsRegion`.
+    #[serde(borrow)]
+    pub aws_region: Option<Cow<'a, str>>,
+    /// `sourceIPAddress`: an address, a service name, or `AWS Internal`.
+    #[serde(borrow, rename = "sourceIPAddress")]
+    pub source_ip_address: Option<Cow<'a, str>>,
+    /// `userAgent`.
+    #[serde(borrow)]
+    pub user_agent: Option<Cow<'a, str>>,
+    /// `errorCode`: set when the call failed (denied calls still count).
+    #[serde(borrow)]
+    pub error_code: Option<Cow<'a, str>>,
+    /// `recipientAccountId`.
+    #[serde(borrow)]
+    pub recipient_account_id: Option<Cow<'a, str>>,
+    /// `userIdentity`.
+    #[serde(borrow)]
+    pub user_identity: Option<UserIdentity<'a>>,
+}
+
+/// `userIdentity`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserIdentity<'a> {
+    /// `type`; missing on some AWS service events.
+    #[serde(borrow, rename = "type")]
+    pub kind: Option<Cow<'a, str>>,
+    /// `principalId`.
+    #[serde(borrow)]
+    pub principal_id: Option<Cow<'a, str>>,
+    /// `arn`.
+    #[serde(borrow)]
+    pub arn: Option<Cow<'a, str>>,
+    /// `accountId`.
+    #[serde(borrow)]
+    pub account_id: Option<Cow<'a, str>>,
+    /// `accessKeyId`.
+    #[serde(borrow)]
+    pub access_key_id: Option<Cow<'a, str>>,
+    /// `userName`.
+    #[serde(borrow)]
+    pub user_name: Option<Cow<'a, str>>,
+    /// `invokedBy`: the AWS service that made the call on the principal's behalf.
+    #[serde(borrow)]
+    pub invoked_by: Option<Cow<'a, str>>,
+    /// `identityProvider` (SAML and web-identity users).
+    #[serde(borrow)]
+    pub identity_provider: Option<Cow<'a, str>>,
+    /// `sessionContext`.
+    #[serde(borrow)]
+    pub session_context: Option<SessionContext<'a>>,
+    /// `onBehalfOf` (IAM Identity Center).
+    #[serde(borrow)]
+    pub on_behalf_of: Option<OnBehalfOf<'a>>,
+}
+
+/// `userIdentity.sessionContext`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionContext<'a> {
+    /// `attributes`.
+    #[serde(borrow)]
+    pub attributes: Option<SessionAttributes<'a>>,
+    /// `sessionIssuer`.
+    #[serde(borrow)]
+    pub session_issuer: Option<SessionIssuer<'a>>,
+    /// `ec2RoleDelivery`: present when the session's credentials were delivered to an instance.
+    #[serde(borrow)]
+    pub ec2_role_delivery: Option<Cow<'a, str>>,
+}
+
+/// `sessionContext.attributes`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionAttributes<'a> {
+    /// `mfaAuthenticated`, logged as the string `"true"` or `"false"`.
+    #[serde(borrow)]
+    pub mfa_authenticated: Option<Cow<'a, str>>,
+    /// `creationDate`.
+    #[serde(borrow)]
+    pub creation_date: Option<Cow<'a, str>>,
+}
+
+/// `sessionContext.sessionIssuer`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionIssuer<'a> {
+    /// `type`.
+    #[serde(borrow, rename = "type")]
+    pub kind: Option<Cow<'a, str>>,
+    /// `principalId`.
+    #[serde(borrow)]
+    pub principal_id: Option<Cow<'a, str>>,
+    /// `arn`.
+    #[serde(borrow)]
+    pub arn: Option<Cow<'a, str>>,
+    /// `accountId`.
+    #[serde(borrow)]
+    pub account_id: Option<Cow<'a, str>>,
+    /// `userName`.
+    #[serde(borrow)]
+    pub user_name: Option<Cow<'a, str>>,
+}
+
+/// `userIdentity.onBehalfOf`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnBehalfOf<'a> {
+    /// `userId`.
+    #[serde(borrow)]
+    pub user_id: Option<Cow<'a, str>>,
+    /// `identityStoreArn`.
+    #[serde(borrow)]
+    pub identity_store_arn: Option<Cow<'a, str>>,
+}
+
+/// A present, non-empty string field.
+pub(crate) fn nonempty<'s>(v: &'s Option<Cow<'_, str>>) -> Option<&'s str> {
+    v.as_deref().filter(|s| !s.is_empty())
+}
+
+/// The caller's address, when `sourceIPAddress` holds a real one (not a service name,
+/// `AWS Internal`, or a malformed value such as `08.1.250.216`).
+pub fn remote_ip(source: Option<&str>) -> Option<IpAddr> {
+    let s = source?.trim();
+    s.parse::<IpAddr>().ok()
+}
+
+/// True when the activity is an AWS service's own and must never raise a Recon finding:
+/// `AWSService` identities, service-linked roles, and calls a service made on a principal's
+/// behalf (`invokedBy`, or a service name as `sourceIPAddress`).
+pub fn is_aws_service_activity(id: &UserIdentity<'_>, source_ip: Option<&str>) -> bool {
+    if nonempty(&id.kind) == Some("AWSService") || nonempty(&id.invoked_by).is_some() {
+        return true;
+    }
+    let issuer_arn = id.session_context.as_ref().and_then(|c| c.session_issuer.as_ref());
+    let issuer_arn = issuer_arn.and_then(|i| nonempty(&i.arn));
+    let service_role = |arn: &str| {
+        arn.contains(":role/aws-service-role/") || arn.contains(":assumed-role/AWSServiceRoleFor")
+    };
+    if issuer_arn.is_some_and(service_role) || nonempty(&id.arn).is_some_and(service_role) {
+        return true;
+    }
+    source_ip.is_some_and(|s| s.ends_with(".amazonaws.com") || s.starts_with("AWS Internal"))
+}
+
+/// True when a session's credentials were created on an EC2 instance: `ec2RoleDelivery` is set,
+/// or the assumed-role session is named after an instance id (`…/role-name/i-0123abcd…`).
+pub fn is_instance_credentials(id: &UserIdentity<'_>) -> bool {
+    let ctx = id.session_context.as_ref();
+    if ctx.and_then(|c| nonempty(&c.ec2_role_delivery)).is_some() {
+        return true;
+    }
+    if nonempty(&id.kind) != Some("AssumedRole") {
+        return false;
+    }
+    let session = nonempty(&id.arn).and_then(|a| a.rsplit('/').next());
+    session.is_some_and(is_instance_id)
+}
+
+/// `i-` followed by 8 or 17 hexadecimal digits.
+pub fn is_instance_id(s: &str) -> bool {
+    s.strip_prefix("i-").is_some_and(|hex| {
+        matches!(hex.len(), 8 | 17) && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+/// The stable principal behind a record: an assumed-role session counts as its role
+/// (`sessionIssuer.arn`), a user as its user ARN, root as the account root.
+pub fn principal(id: &UserIdentity<'_>, account_fallback: Option<&str>) -> Principal {
+    let kind = nonempty(&id.kind).unwrap_or("Unknown");
+    let account = nonempty(&id.account_id).or(account_fallback);
+    let session = session_info(id);
+    let issuer_arn = session.as_ref().and_then(|s| s.issuer_arn.clone());
+    let arn = nonempty(&id.arn);
+    let key = principal_key(kind, id, arn, issuer_arn.as_deref(), account);
+    let name = nonempty(&id.user_name)
+        .map(str::to_owned)
+        .or_else(|| session.as_ref().and_then(|s| s.issuer_user_name.clone()))
+        .or_else(|| arn.and_then(|a| a.rsplit('/').next()).map(str::to_owned))
+        .or_else(|| (kind == "Root").then(|| "root".to_owned()));
+    Principal {
+        key,
+        identity_type: kind.to_owned(),
+        arn: arn.map(str::to_owned),
+        principal_id: nonempty(&id.principal_id).map(str::to_owned),
+        name,
+        access_key_id: nonempty(&id.access_key_id).map(str::to_owned),
+        account_id: account.map(str::to_owned),
+        session,
+        instance_credentials: is_instance_credentials(id),
+    }
+}
+
+fn principal_key(
+    kind: &str,
+    id: &UserIdentity<'_>,
+    arn: Option<&str>,
+    issuer_arn: Option<&str>,
+    account: Option<&str>,
+) -> String {
+    let acct = account.unwrap_or("unknown-account");
+    let pid = nonempty(&id.principal_id);
+    match kind {
+        "Root" => format!("arn:aws:iam::{acct}:root"),
+        "AssumedRole" | "FederatedUser" | "Role" => issuer_arn
+            .or(arn)
+            .map(str::to_owned)
+            .or_else(|| pid.map(|p| format!("{kind}:{acct}:{}", p.split(':').next().unwrap_or(p))))
+            .unwrap_or_else(|| format!("{kind}:{acct}:unknown")),
+        "IdentityCenterUser" => {
+            let who = id.on_behalf_of.as_ref();
+            let user = who.and_then(|o| nonempty(&o.user_id)).or(pid).unwrap_or("unknown");
+            let store = who.and_then(|o| nonempty(&o.identity_store_arn)).unwrap_or(acct);
+            format!("identity-center:{store}:{user}")
+        }
+        "SAMLUser" | "WebIdentityUser" => {
+            let provider = nonempty(&id.identity_provider).unwrap_or("unknown-provider");
+            let user = nonempty(&id.user_name).or(pid).unwrap_or("unknown");
+            format!("{kind}:{provider}:{user}")
+        }
+        "AWSService" => format!("AWSService:{}", nonempty(&id.invoked_by).unwrap_or("unknown")),
+        _ => arn
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{kind}:{acct}:{}", pid.unwrap_or("unknown"))),
+    }
+}
+
+fn session_info(id: &UserIdentity<'_>) -> Option<SessionInfo> {
+    let ctx = id.session_context.as_ref()?;
+    let issuer = ctx.session_issuer.as_ref();
+    let attrs = ctx.attributes.as_ref();
+    let info = SessionInfo {
+        issuer_type: issuer.and_then(|i| nonempty(&i.kind)).map(str::to_owned),
+        issuer_arn: issuer.and_then(|i| nonempty(&i.arn)).map(str::to_owned),
+        issuer_principal_id: issuer.and_then(|i| nonempty(&i.principal_id)).map(str::to_owned),
+        issuer_account_id: issuer.and_then(|i| nonempty(&i.account_id)).map(str::to_owned),
+        issuer_user_name: issuer.and_then(|i| nonempty(&i.user_name)).map(str::to_owned),
+        mfa_authenticated: attrs
+            .and_then(|a| nonempty(&a.mfa_authenticated))
+            .map(|v| v.eq_ignore_ascii_case("true")),
+        creation_date: attrs.and_then(|a| nonempty(&a.creation_date)).map(str::to_owned),
+    };
+    (info != SessionInfo::default()).then_some(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(json: &str) -> UserIdentity<'_> {
+        serde_json::from_str(json).expect("valid identity")
+    }
+
+    #[test]
+    fn every_identity_shape_has_a_stable_key() {
+        let cases = [
+            (r#"{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","userName":"alice"}"#,
+             "arn:aws:iam::111122223333:user/alice"),
+            (r#"{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/Dev/s1","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::111122223333:role/team/Dev"}}}"#,
+             "arn:aws:iam::111122223333:role/team/Dev"),
+            (r#"{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"}"#,
+             "arn:aws:iam::111122223333:root"),
+            (r#"{"type":"Root","accountId":"111122223333","userName":"my-alias"}"#,
+             "arn:aws:iam::111122223333:root"),
+            (r#"{"type":"FederatedUser","arn":"arn:aws:sts::111122223333:federated-user/bob","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/broker"}}}"#,
+             "arn:aws:iam::111122223333:user/broker"),
+            (r#"{"type":"AWSService","invokedBy":"config.amazonaws.com"}"#, "AWSService:config.amazonaws.com"),
+            (r#"{"type":"AWSAccount","principalId":"AIDAEXAMPLE","accountId":"444455556666"}"#,
+             "AWSAccount:444455556666:AIDAEXAMPLE"),
+            (r#"{"type":"IdentityCenterUser","accountId":"111122223333","onBehalfOf":{"userId":"u-1","identityStoreArn":"arn:aws:identitystore::111122223333:identitystore/d-1"}}"#,
+             "identity-center:arn:aws:identitystore::111122223333:identitystore/d-1:u-1"),
+            (r#"{"type":"SAMLUser","principalId":"x:y","userName":"carol","identityProvider":"idp"}"#, "SAMLUser:idp:carol"),
+            (r#"{"type":"WebIdentityUser","userName":"dave","identityProvider":"accounts.google.com"}"#,
+             "WebIdentityUser:accounts.google.com:dave"),
+            (r#"{"accountId":"111122223333","invokedBy":"AWS Internal"}"#, "Unknown:111122223333:unknown"),
+        ];
+        for (json, key) in cases {
+            assert_eq!(principal(&identity(json), None).key, key, "{json}");
+        }
+    }
+
+    #[test]
+    fn assumed_role_sessions_share_the_role() {
+        let a = identity(r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/R/one","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/R"}}}"#);
+        let b = identity(r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/R/two","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/R"}}}"#);
+        assert_eq!(principal(&a, None).key, principal(&b, None).key);
+    }
+
+    #[test]
+    fn instance_credentials_are_recognised() {
+        let by_name = identity(r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/web/i-0adc17a5acb70d9ae"}"#);
+        assert!(is_instance_credentials(&by_name));
+        let by_delivery = identity(r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/web/x","sessionContext":{"ec2RoleDelivery":"2.0"}}"#);
+        assert!(is_instance_credentials(&by_delivery));
+        let user = identity(r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/web/alice"}"#);
+        assert!(!is_instance_credentials(&user));
+        assert!(!is_instance_id("i-123"));
+    }
+
+    #[test]
+    fn service_activity_is_recognised() {
+        let svc = identity(r#"{"type":"AWSService","invokedBy":"trustedadvisor.amazonaws.com"}"#);
+        assert!(is_aws_service_activity(&svc, None));
+        let slr = identity(r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/AWSServiceRoleForConfig/x","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"}}}"#);
+        assert!(is_aws_service_activity(&slr, None));
+        let via = identity(r#"{"type":"IAMUser","arn":"arn:aws:iam::1:user/a","invokedBy":"cloudformation.amazonaws.com"}"#);
+        assert!(is_aws_service_activity(&via, None));
+        let user = identity(r#"{"type":"IAMUser","arn":"arn:aws:iam::1:user/a"}"#);
+        assert!(!is_aws_service_activity(&user, Some("203.0.113.9")));
+        assert!(is_aws_service_activity(&user, Some("config.amazonaws.com")));
+    }
+
+    #[test]
+    fn only_real_addresses_are_remote_ips() {
+        assert_eq!(remote_ip(Some("203.0.113.9")), "203.0.113.9".parse().ok());
+        assert_eq!(remote_ip(Some("2001:db8::1")), "2001:db8::1".parse().ok());
+        for s in ["AWS Internal", "config.amazonaws.com", "08.1.250.216", "", "1.2.3"] {
+            assert_eq!(remote_ip(Some(s)), None, "{s}");
+        }
+    }
+}

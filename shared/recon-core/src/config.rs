@@ -1,0 +1,94 @@
+//! Engine configuration, parsed and checked once at start.
+
+use crate::time::parse_duration;
+
+/// Default learning period: 7 days of observed event time.
+pub const DEFAULT_LEARNING_PERIOD_MS: i64 = 7 * 86_400_000;
+/// Default Portscan threshold: distinct remote ports (Zeek's threshold).
+pub const DEFAULT_PORTSCAN_PORTS: u32 = 15;
+/// Default Portscan window: 5 minutes.
+pub const DEFAULT_PORTSCAN_WINDOW_MS: i64 = 5 * 60_000;
+
+/// How the engine decides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// How long after an account's first observed event the permissions detectors stay quiet
+    /// while baselines fill. `0` turns the learning period off: every first call is new.
+    pub learning_period_ms: i64,
+    /// Overrides the account id when the logs carry none.
+    pub account_id: Option<String>,
+    /// The Region used when neither the record nor the object path names one.
+    pub default_region: String,
+    /// The partition of ARNs (`aws`, `aws-cn`, `aws-us-gov`).
+    pub partition: String,
+    /// Distinct remote ports that make a Portscan.
+    pub portscan_ports: u32,
+    /// The window they must fall in, in milliseconds.
+    pub portscan_window_ms: i64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            learning_period_ms: DEFAULT_LEARNING_PERIOD_MS,
+            account_id: None,
+            default_region: "us-east-1".into(),
+            partition: "aws".into(),
+            portscan_ports: DEFAULT_PORTSCAN_PORTS,
+            portscan_window_ms: DEFAULT_PORTSCAN_WINDOW_MS,
+        }
+    }
+}
+
+/// A configuration value that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {message} (got {value:?})")]
+pub struct ConfigError {
+    /// The setting's name (flag or environment variable).
+    pub name: String,
+    /// The value given.
+    pub value: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl EngineConfig {
+    /// Sets the learning period from a duration such as `7d`, `12h` or `0`.
+    pub fn set_learning_period(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        self.learning_period_ms = parse_duration(value).ok_or_else(|| ConfigError {
+            name: name.into(),
+            value: value.into(),
+            message: "expected a duration such as 7d, 12h, 30m or 0".into(),
+        })?;
+        Ok(())
+    }
+
+    /// Sets the account id, which must be 12 digits.
+    pub fn set_account_id(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        if value.len() != 12 || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError {
+                name: name.into(),
+                value: value.into(),
+                message: "an AWS account id is 12 digits".into(),
+            });
+        }
+        self.account_id = Some(value.into());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let mut c = EngineConfig::default();
+        let e = c.set_learning_period("--learning-period", "7 days").expect_err("bad");
+        assert!(e.to_string().starts_with("--learning-period:"), "{e}");
+        c.set_learning_period("--learning-period", "12h").expect("good");
+        assert_eq!(c.learning_period_ms, 12 * 3_600_000);
+        assert!(c.set_account_id("--account-id", "12345").is_err());
+        c.set_account_id("--account-id", "111122223333").expect("good");
+    }
+}

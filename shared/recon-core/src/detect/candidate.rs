@@ -1,0 +1,200 @@
+//! A candidate finding: what one batch of activity says about one aggregation key, and how it
+//! merges into the finding already stored under that key.
+
+use std::net::IpAddr;
+
+use crate::finding::{
+    ApiCall, ApiEvidence, Evidence, Finding, FindingType, IntelHit, NetworkEvidence, PortCount,
+    Severity, Subject, MAX_EVIDENCE_ITEMS,
+};
+use crate::suppress::Facts;
+use crate::time::Timestamp;
+
+/// New activity for one finding key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate {
+    /// The finding type.
+    pub finding_type: FindingType,
+    /// Severity of this activity.
+    pub severity: Severity,
+    /// Account of the activity.
+    pub account_id: String,
+    /// Region of the activity.
+    pub region: String,
+    /// Who or what it is about.
+    pub subject: Subject,
+    /// The subject's part of the aggregation key (principal key, instance or interface id).
+    pub subject_key: String,
+    /// The remote address, when it is part of the key.
+    pub remote_ip: Option<IpAddr>,
+    /// The list entry the remote address matched.
+    pub intel: Option<IntelHit>,
+    /// Occurrences.
+    pub count: u64,
+    /// First occurrence (event time).
+    pub first_seen: Timestamp,
+    /// Last occurrence (event time).
+    pub last_seen: Timestamp,
+    /// What was seen.
+    pub evidence: Evidence,
+}
+
+impl Candidate {
+    /// The deterministic id of the finding this candidate aggregates into.
+    pub fn finding_id(&self) -> String {
+        Finding::make_id(self.finding_type, &self.account_id, &self.subject_key, self.remote_ip)
+    }
+
+    /// The facts suppression rules match on.
+    pub fn facts(&self) -> Facts<'_> {
+        let mut facts = Facts {
+            finding_type: Some(self.finding_type),
+            account: Some(&self.account_id),
+            remote_ip: self.remote_ip,
+            ..Facts::default()
+        };
+        match &self.subject {
+            Subject::Principal(p) => facts.principal = [Some(&p.key), p.arn.as_deref()],
+            Subject::Ec2(e) => {
+                facts.instance = e.instance_id.as_deref();
+                facts.interface = e.interface_id.as_deref();
+            }
+        }
+        if let Evidence::Network(n) = &self.evidence {
+            facts.port = n.ports.first().map(|p| p.port);
+        }
+        facts
+    }
+
+    /// The finding after this activity: a new one, or `existing` updated. `UpdatedAt` strictly
+    /// increases over the stored value even when the clock does not.
+    pub fn apply(self, existing: Option<&Finding>, now: Timestamp) -> Finding {
+        let id = self.finding_id();
+        let Some(old) = existing else {
+            return Finding {
+                id,
+                finding_type: self.finding_type,
+                severity: self.severity,
+                account_id: self.account_id,
+                region: self.region,
+                partition: String::new(),
+                subject: self.subject,
+                remote_ip: self.remote_ip,
+                intel: self.intel,
+                count: self.count,
+                first_seen: self.first_seen,
+                last_seen: self.last_seen,
+                created_at: now,
+                updated_at: now,
+                evidence: self.evidence,
+            };
+        };
+        let newer = self.last_seen >= old.last_seen;
+        Finding {
+            id,
+            finding_type: self.finding_type,
+            severity: self.severity.max(old.severity),
+            account_id: self.account_id,
+            region: if newer { self.region } else { old.region.clone() },
+            partition: old.partition.clone(),
+            subject: if newer { self.subject } else { old.subject.clone() },
+            remote_ip: self.remote_ip,
+            intel: if newer { self.intel.or_else(|| old.intel.clone()) } else { old.intel.clone() },
+            count: old.count.saturating_add(self.count),
+            first_seen: old.first_seen.min(self.first_seen),
+            last_seen: old.last_seen.max(self.last_seen),
+            created_at: old.created_at,
+            updated_at: now.max(Timestamp(old.updated_at.0 + 1)),
+            evidence: merge_evidence(&old.evidence, self.evidence, newer),
+        }
+    }
+}
+
+fn merge_evidence(old: &Evidence, new: Evidence, newer: bool) -> Evidence {
+    match (old, new) {
+        (Evidence::Api(o), Evidence::Api(n)) => Evidence::Api(merge_api(o, n, newer)),
+        (Evidence::Network(o), Evidence::Network(n)) => Evidence::Network(merge_net(o, n)),
+        (_, n) => n,
+    }
+}
+
+fn merge_api(old: &ApiEvidence, new: ApiEvidence, newer: bool) -> ApiEvidence {
+    let mut apis = old.apis.clone();
+    for call in new.apis {
+        add_api(&mut apis, call);
+    }
+    let mut new_apis = old.new_apis.clone();
+    for api in new.new_apis {
+        if !new_apis.contains(&api) && new_apis.len() < MAX_EVIDENCE_ITEMS {
+            new_apis.push(api);
+        }
+    }
+    let mut event_ids = old.event_ids.clone();
+    event_ids.extend(new.event_ids);
+    keep_last(&mut event_ids, MAX_EVIDENCE_ITEMS);
+    ApiEvidence {
+        apis,
+        event_ids,
+        user_agent: if newer { new.user_agent.or_else(|| old.user_agent.clone()) } else { old.user_agent.clone() },
+        new_apis,
+        principal_first_seen: min_opt(old.principal_first_seen, new.principal_first_seen),
+        baseline_age_ms: old.baseline_age_ms.or(new.baseline_age_ms),
+        account_first_seen: min_opt(old.account_first_seen, new.account_first_seen),
+    }
+}
+
+fn merge_net(old: &NetworkEvidence, new: NetworkEvidence) -> NetworkEvidence {
+    let mut ports = old.ports.clone();
+    for p in new.ports {
+        add_port(&mut ports, p);
+    }
+    let mut sources = old.sources.clone();
+    sources.extend(new.sources);
+    keep_last(&mut sources, MAX_EVIDENCE_ITEMS);
+    NetworkEvidence {
+        protocol: new.protocol.or_else(|| old.protocol.clone()),
+        ports,
+        distinct_ports: new.distinct_ports.max(old.distinct_ports),
+        blocked: new.blocked && old.blocked,
+        sources,
+    }
+}
+
+/// Adds a call to a bounded API list, most frequent first.
+pub fn add_api(apis: &mut Vec<ApiCall>, call: ApiCall) {
+    match apis.iter_mut().find(|a| a.api == call.api && a.service == call.service) {
+        Some(a) => {
+            a.count += call.count;
+            if call.last_error.is_some() {
+                a.last_error = call.last_error;
+            }
+        }
+        None => apis.push(call),
+    }
+    apis.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.api.cmp(&b.api)));
+    apis.truncate(MAX_EVIDENCE_ITEMS);
+}
+
+/// Adds a port to a bounded port list, most frequent first.
+pub fn add_port(ports: &mut Vec<PortCount>, p: PortCount) {
+    match ports.iter_mut().find(|x| x.port == p.port) {
+        Some(x) => x.count += p.count,
+        None => ports.push(p),
+    }
+    ports.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.port.cmp(&b.port)));
+    ports.truncate(MAX_EVIDENCE_ITEMS);
+}
+
+/// Keeps the last `n` items.
+pub fn keep_last<T>(v: &mut Vec<T>, n: usize) {
+    if v.len() > n {
+        v.drain(..v.len() - n);
+    }
+}
+
+fn min_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}

@@ -1,0 +1,12 @@
+//! One detector per finding family. Each turns observations into candidate findings; the
+//! [`crate::engine`] applies candidates to the store, where aggregation happens.
+//!
+//! - [`ip_caller`]: Recon:IAMUser/TorIPCaller, MaliciousIPCaller and MaliciousIPCaller.Custom.
+//! - [`permissions`]: Recon:IAMUser/NetworkPermissions, ResourcePermissions and UserPermissions.
+//! - [`candidate`]: the shape every detector produces, and how it merges into a stored finding.
+
+pub mod candidate;
+pub mod ip_caller;
+pub mod permissions;
+
+pub use candidate::Candidate;

@@ -1,0 +1,133 @@
+//! The CloudTrail half of the engine: the per-record hot path.
+//!
+//! Every record's end and its key fields come from one structural scan; only records whose API
+//! is in the discovery catalog (a small share of real trails) are parsed fully.
+
+use super::{Engine, ObjectRef, ObjectReport};
+use crate::catalog::{strip_version_suffix, Category};
+use crate::cloudtrail::record::{is_aws_service_activity, nonempty, principal, remote_ip};
+use crate::cloudtrail::{Layout, RawRecord, ReadIssue, Record, RecordReader};
+use crate::detect::permissions::ApiObservation;
+use crate::input::{ObjectKind, Opened};
+use crate::time::Timestamp;
+
+impl Engine {
+    pub(super) fn scan_cloudtrail(&mut self, object: &ObjectRef, opened: Opened, report: &mut ObjectReport) {
+        let layout = match opened.kind {
+            ObjectKind::CloudTrailArray => Layout::Array,
+            ObjectKind::CloudTrailLines => Layout::Lines,
+            _ => Layout::Envelope,
+        };
+        let mut reader = RecordReader::new(opened.reader, layout, self.limits.max_record_bytes);
+        while let Some(item) = reader.next_record() {
+            match item {
+                Ok(raw) => {
+                    report.records += 1;
+                    if let Err(reason) = self.on_record(object, &raw, report) {
+                        report.issue(raw.index, false, reason);
+                    }
+                }
+                Err(ReadIssue::Record { index, reason }) => report.issue(index, false, reason),
+                Err(ReadIssue::Fatal { records, reason }) => {
+                    let msg = format!("{reason} (after {records} records)");
+                    tracing::warn!(object = %object.name, reason = %msg, "object read stopped early");
+                    report.fatal = Some(msg);
+                }
+            }
+        }
+    }
+
+    fn on_record(&mut self, object: &ObjectRef, raw: &RawRecord<'_>, report: &mut ObjectReport) -> Result<(), String> {
+        let f = &raw.fields;
+        if f.needs_full_parse {
+            return self.on_full_record(object, raw.bytes, report);
+        }
+        if f.event_type == Some(b"AwsCloudTrailInsight") {
+            return Ok(());
+        }
+        let time = f
+            .event_time
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .and_then(Timestamp::parse)
+            .ok_or("missing or invalid eventTime")?;
+        let account = f.recipient_account_id.and_then(|a| std::str::from_utf8(a).ok());
+        if let Some(account) = account {
+            self.observe_account(account, time);
+        }
+        let (Some(source), Some(name)) = (f.event_source, f.event_name) else {
+            return Err("missing eventSource or eventName".into());
+        };
+        let source = std::str::from_utf8(source).map_err(|_| "eventSource is not UTF-8")?;
+        let name = std::str::from_utf8(name).map_err(|_| "eventName is not UTF-8")?;
+        if self.catalog.category(source, name).is_none() {
+            return Ok(());
+        }
+        self.on_full_record(object, raw.bytes, report)
+    }
+
+    fn on_full_record(&mut self, object: &ObjectRef, bytes: &[u8], report: &mut ObjectReport) -> Result<(), String> {
+        let rec: Record<'_> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if rec.event_type.as_deref() == Some("AwsCloudTrailInsight") {
+            return Ok(());
+        }
+        let time = nonempty(&rec.event_time)
+            .and_then(Timestamp::parse)
+            .ok_or("missing or invalid eventTime")?;
+        let id = rec.user_identity.as_ref().ok_or("missing userIdentity")?;
+        let account = nonempty(&rec.recipient_account_id)
+            .or(nonempty(&id.account_id))
+            .or(self.config.account_id.as_deref())
+            .map(str::to_owned);
+        if let Some(a) = &account {
+            self.observe_account(a, time);
+        }
+        let (Some(source), Some(name)) = (nonempty(&rec.event_source), nonempty(&rec.event_name)) else {
+            return Err("missing eventSource or eventName".into());
+        };
+        let Some(category) = self.catalog.category(source, name) else {
+            return Ok(());
+        };
+        let source_ip = nonempty(&rec.source_ip_address);
+        if is_aws_service_activity(id, source_ip) {
+            report.service_activity += 1;
+            return Ok(());
+        }
+        let account = account.ok_or("no account id in the record; pass --account-id")?;
+        report.evaluated += 1;
+        let obs = ApiObservation {
+            time,
+            principal: principal(id, Some(&account)),
+            account_id: account,
+            region: nonempty(&rec.aws_region)
+                .or(object.region_hint.as_deref())
+                .unwrap_or(&self.config.default_region)
+                .to_owned(),
+            service: source.to_owned(),
+            api: strip_version_suffix(name).to_owned(),
+            category,
+            remote_ip: remote_ip(source_ip),
+            error_code: nonempty(&rec.error_code).map(str::to_owned),
+            event_id: nonempty(&rec.event_id).map(str::to_owned),
+            user_agent: nonempty(&rec.user_agent).map(str::to_owned),
+        };
+        self.observe_call(&obs);
+        Ok(())
+    }
+
+    fn observe_call(&mut self, obs: &ApiObservation) {
+        if let Some(ip) = obs.remote_ip {
+            let matches = self.intel.lookup(ip);
+            self.ip_callers.observe(obs, &matches);
+        }
+        if obs.category != Category::Discovery {
+            self.first_calls.observe(obs);
+        }
+    }
+
+    fn observe_account(&mut self, account: &str, time: Timestamp) {
+        match self.accounts.iter_mut().find(|(a, _)| a == account) {
+            Some((_, t)) => *t = (*t).min(time),
+            None => self.accounts.push((account.to_owned(), time)),
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Applying a batch to the store: account learning periods, per-principal baselines, and the
+//! aggregation of candidates into findings (with suppression rules applied first).
+//!
+//! Order of writes: baselines, then findings, then the processed-object markers, then a flush.
+//! A crash before the markers means the objects are scanned again: baselines are unchanged by
+//! that (they keep minima), so no first-seen finding repeats.
+
+use std::collections::HashMap;
+
+use super::Engine;
+use crate::detect::permissions::{is_new, new_call_candidates, PRINCIPAL_FIRST_SEEN};
+use crate::detect::Candidate;
+use crate::finding::{Finding, FindingType};
+use crate::store::{Store, StoreError};
+use crate::time::Timestamp;
+
+/// What a commit changed.
+#[derive(Clone, Debug, Default)]
+pub struct CommitReport {
+    /// Findings created or updated, each once, in their final state.
+    pub findings: Vec<Finding>,
+    /// How many of them are new.
+    pub created: usize,
+    /// Candidates dropped by suppression rules: (finding type, rule name).
+    pub suppressed: Vec<(FindingType, String)>,
+    /// Objects marked processed.
+    pub objects: usize,
+}
+
+/// How often a conflicting finding write is retried before giving up.
+const MAX_CONFLICT_RETRIES: usize = 5;
+
+impl Engine {
+    /// Decides the pending batch against `store`, updates findings, marks the scanned objects
+    /// processed and flushes. `now` stamps CreatedAt/UpdatedAt.
+    pub async fn commit<S: Store>(&mut self, store: &mut S, now: Timestamp) -> Result<CommitReport, StoreError> {
+        let mut report = CommitReport::default();
+        let learning_ends = self.learning_ends(store).await?;
+        let mut candidates = self.first_call_candidates(store, &learning_ends).await?;
+        candidates.extend(self.ip_callers.drain());
+        let mut finals: HashMap<String, Finding> = HashMap::new();
+        for c in candidates {
+            if let Some(rule) = self.suppressions.matching(&c.facts()) {
+                tracing::debug!(finding_type = %c.finding_type, rule = %rule.name, "finding suppressed");
+                report.suppressed.push((c.finding_type, rule.name.clone()));
+                continue;
+            }
+            let (finding, created) = self.save_candidate(store, c, now).await?;
+            report.created += usize::from(created && !finals.contains_key(&finding.id));
+            finals.insert(finding.id.clone(), finding);
+        }
+        let objects = std::mem::take(&mut self.objects);
+        store.mark_processed(&objects).await?;
+        store.flush().await?;
+        report.objects = objects.len();
+        report.findings = finals.into_values().collect();
+        report.findings.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then(a.id.cmp(&b.id)));
+        Ok(report)
+    }
+
+    /// Per account: when its learning period ends (`None` when the learning period is off).
+    async fn learning_ends<S: Store>(&mut self, store: &mut S) -> Result<HashMap<String, Option<Timestamp>>, StoreError> {
+        let mut ends = HashMap::new();
+        for (account, first) in std::mem::take(&mut self.accounts) {
+            let start = store.observe_account(&account, first).await?;
+            let period = self.config.learning_period_ms;
+            ends.insert(account, (period > 0).then(|| Timestamp(start.0.saturating_add(period))));
+        }
+        Ok(ends)
+    }
+
+    async fn first_call_candidates<S: Store>(
+        &mut self,
+        store: &mut S,
+        learning_ends: &HashMap<String, Option<Timestamp>>,
+    ) -> Result<Vec<Candidate>, StoreError> {
+        let mut out = Vec::new();
+        for group in self.first_calls.drain() {
+            let Some(first) = group.calls.iter().map(|(_, c)| c.first_seen).min() else {
+                continue;
+            };
+            let mut keys: Vec<(String, Timestamp)> =
+                group.calls.iter().map(|(api, c)| (api.clone(), c.first_seen)).collect();
+            keys.push((PRINCIPAL_FIRST_SEEN.to_owned(), first));
+            let before = store.record_first_calls(&group.principal, &keys).await?;
+            let principal_first = before.last().copied().flatten().map_or(first, |b| b.min(first));
+            let mut new_calls = Vec::new();
+            let mut account_first = Timestamp(i64::MAX);
+            for ((_, c), before) in group.calls.into_iter().zip(before) {
+                let end = learning_ends.get(&c.account_id).copied().flatten();
+                if let Some(e) = end {
+                    account_first = account_first.min(Timestamp(e.0 - self.config.learning_period_ms));
+                }
+                if is_new(c.first_seen, before, end) {
+                    new_calls.push(c);
+                }
+            }
+            if account_first.0 == i64::MAX {
+                account_first = principal_first;
+            }
+            out.extend(new_call_candidates(new_calls, principal_first, account_first));
+        }
+        Ok(out)
+    }
+
+    /// Merges a candidate into its stored finding, retrying on a concurrent writer.
+    async fn save_candidate<S: Store>(&self, store: &mut S, c: Candidate, now: Timestamp) -> Result<(Finding, bool), StoreError> {
+        let id = c.finding_id();
+        let mut attempt = 0;
+        loop {
+            let existing = store.load_finding(&id).await?;
+            let mut finding = c.clone().apply(existing.as_ref(), now);
+            finding.partition.clone_from(&self.config.partition);
+            match store.save_finding(&finding, existing.as_ref().map(|f| f.updated_at)).await {
+                Ok(()) => return Ok((finding, existing.is_none())),
+                Err(StoreError::Conflict { .. }) if attempt < MAX_CONFLICT_RETRIES => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The engine: feeds objects through the parsers and detectors, then applies what they found to
+//! a [`Store`] in one commit.
+//!
+//! Observations from any number of objects are folded into one batch; [`Engine::commit`]
+//! decides against the stored baselines and updates the aggregated findings. Because the
+//! baseline decisions only depend on minima (see [`crate::detect::permissions`]), records are in
+//! effect evaluated in event-time order across all inputs, whatever order the objects came in.
+
+mod cloudtrail;
+mod commit;
+
+use std::fmt;
+
+pub use commit::CommitReport;
+
+use crate::catalog::Catalog;
+use crate::config::EngineConfig;
+use crate::detect::ip_caller::IpCallerDetector;
+use crate::detect::permissions::FirstCallTracker;
+use crate::input::{Limits, ObjectKind, Opened};
+use crate::intel::ThreatIntel;
+use crate::suppress::Suppressions;
+use crate::time::Timestamp;
+
+/// Most record issues kept (and logged) per object; the rest are counted.
+pub const MAX_ISSUES_KEPT: usize = 50;
+
+/// An object to scan.
+#[derive(Clone, Debug)]
+pub struct ObjectRef {
+    /// Identity for "already processed" (S3 key and ETag, or a content digest).
+    pub id: String,
+    /// How to name it in messages (`s3://bucket/key` or a path).
+    pub name: String,
+    /// The Region named by the object's path, when any.
+    pub region_hint: Option<String>,
+}
+
+/// What scanning one object did.
+#[derive(Clone, Debug, Default)]
+pub struct ObjectReport {
+    /// The object's name.
+    pub name: String,
+    /// What it held.
+    pub kind: Option<ObjectKind>,
+    /// Records (or lines) read.
+    pub records: u64,
+    /// Records a detector evaluated.
+    pub evaluated: u64,
+    /// Records passed over as AWS service activity.
+    pub service_activity: u64,
+    /// Record issues (malformed records), the first [`MAX_ISSUES_KEPT`] of them.
+    pub issues: Vec<RecordIssue>,
+    /// All record issues, including those not kept.
+    pub issue_count: u64,
+    /// Why reading stopped early, if it did; records before it still count.
+    pub fatal: Option<String>,
+}
+
+/// A malformed record: which object, which record, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordIssue {
+    /// The object.
+    pub object: String,
+    /// The record's index (CloudTrail, zero-based) or line number (flow logs, one-based).
+    pub position: u64,
+    /// True for a line number, false for a record index.
+    pub is_line: bool,
+    /// What was wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for RecordIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = if self.is_line { "line" } else { "record" };
+        write!(f, "{}: {what} {}: {}", self.object, self.position, self.reason)
+    }
+}
+
+impl ObjectReport {
+    fn issue(&mut self, position: u64, is_line: bool, reason: String) {
+        self.issue_count += 1;
+        if self.issues.len() < MAX_ISSUES_KEPT {
+            let issue = RecordIssue { object: self.name.clone(), position, is_line, reason };
+            tracing::warn!(%issue, "malformed record skipped");
+            self.issues.push(issue);
+        }
+    }
+}
+
+/// The detection engine.
+pub struct Engine {
+    config: EngineConfig,
+    intel: ThreatIntel,
+    catalog: &'static Catalog,
+    suppressions: Suppressions,
+    limits: Limits,
+    ip_callers: IpCallerDetector,
+    first_calls: FirstCallTracker,
+    accounts: Vec<(String, Timestamp)>,
+    objects: Vec<String>,
+}
+
+impl Engine {
+    /// An engine with these settings, lists and rules.
+    pub fn new(config: EngineConfig, intel: ThreatIntel, suppressions: Suppressions) -> Self {
+        Engine {
+            config,
+            intel,
+            catalog: Catalog::builtin(),
+            suppressions,
+            limits: Limits::default(),
+            ip_callers: IpCallerDetector::default(),
+            first_calls: FirstCallTracker::default(),
+            accounts: Vec::new(),
+            objects: Vec::new(),
+        }
+    }
+
+    /// Replaces the input bounds.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The input bounds in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Scans one opened object into the pending batch. Never fails: problems are in the report.
+    pub fn scan(&mut self, object: &ObjectRef, opened: Opened) -> ObjectReport {
+        let span = tracing::info_span!("object", name = %object.name);
+        let _enter = span.enter();
+        let mut report = ObjectReport {
+            name: object.name.clone(),
+            kind: Some(opened.kind),
+            ..ObjectReport::default()
+        };
+        match opened.kind {
+            ObjectKind::CloudTrail | ObjectKind::CloudTrailArray | ObjectKind::CloudTrailLines => {
+                self.scan_cloudtrail(object, opened, &mut report);
+            }
+            ObjectKind::FlowLog => {
+                tracing::info!("flow logs are not evaluated by this build; object passed over");
+            }
+            kind => tracing::info!(kind = kind.describe(), "not a log; object passed over"),
+        }
+        self.objects.push(object.id.clone());
+        report
+    }
+
+    /// Object ids scanned into the pending batch.
+    pub fn pending_objects(&self) -> &[String] {
+        &self.objects
+    }
+}

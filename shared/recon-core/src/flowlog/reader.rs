@@ -1,0 +1,265 @@
+//! Streaming reader: lines in, records out, one reused buffer, bounded memory.
+
+use std::io::{self, BufRead};
+
+use memchr::memchr;
+
+use super::field::Format;
+use super::record::{parse_record, FlowRecord, RecordError};
+
+/// Longest line accepted, in bytes without the `\n`. Longer lines are reported and skipped
+/// without being buffered whole.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// What went wrong with a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineErrorKind {
+    /// The line is not a valid record or header; reading continues with the next line.
+    Malformed,
+    /// The line exceeds [`MAX_LINE_BYTES`]; it was skipped and reading continues.
+    TooLong,
+    /// Reading failed (I/O or decompression error); the stream ends here.
+    Io,
+}
+
+/// A line that could not be read as a record, with its 1-based line number.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+#[error("line {line}: {reason}")]
+pub struct LineError {
+    /// 1-based line number, counting every line including headers, blanks and comments.
+    pub line: u64,
+    /// What is wrong, naming the field and (up to 64 characters of) its text where relevant.
+    pub reason: String,
+    /// Whether reading continues after this error.
+    pub kind: LineErrorKind,
+}
+
+impl LineError {
+    fn new(line: u64, kind: LineErrorKind, reason: String) -> Self {
+        LineError { line, reason, kind }
+    }
+
+    /// Whether the stream ended with this error (an I/O failure).
+    pub fn is_fatal(&self) -> bool {
+        self.kind == LineErrorKind::Io
+    }
+}
+
+/// Reads flow-log records from a text stream (already decompressed) without buffering it.
+///
+/// The first non-blank line is checked for a header (field names such as `version srcaddr …`);
+/// without one, records are read in the default v2 format (or the format given to
+/// [`FlowLogReader::with_format`]). A header later in the stream, as in concatenated files,
+/// switches the format from that line on. Blank lines and lines starting with `#` are skipped.
+///
+/// [`next_record`](FlowLogReader::next_record) lends each record from one line buffer that is
+/// reused for the whole stream, so a record must be dropped before the next call.
+pub struct FlowLogReader<R: BufRead> {
+    inner: R,
+    format: Format,
+    buf: Vec<u8>,
+    lines: u64,
+    /// The outcome of the look-ahead done by the constructor, not yet handed out.
+    pending: Option<Step>,
+    finished: bool,
+}
+
+/// The result of advancing to the next line that is neither a header nor blank.
+enum Step {
+    /// `buf` holds a line to parse as a record.
+    Data,
+    /// A line that could not be used.
+    Error(LineError),
+    /// End of stream (or after an I/O error).
+    Eof,
+}
+
+/// The outcome of reading one physical line.
+enum Read {
+    Line,
+    TooLong(usize),
+    Eof,
+}
+
+impl<R: BufRead> FlowLogReader<R> {
+    /// Starts reading, in the default v2 format unless the first non-blank line is a header.
+    /// Reads up to that line now, so [`format`](Self::format) is already right; a read error
+    /// here is returned by the first [`next_record`](Self::next_record).
+    pub fn new(reader: R) -> Self {
+        Self::with_format(reader, Format::default_v2())
+    }
+
+    /// Like [`new`](Self::new), for a stream without a header whose format is known in advance
+    /// (e.g. the `LogFormat` of a flow log delivered to CloudWatch Logs). A header line in the
+    /// stream still takes precedence.
+    pub fn with_format(reader: R, format: Format) -> Self {
+        let mut this = FlowLogReader {
+            inner: reader,
+            format,
+            buf: Vec::with_capacity(512),
+            lines: 0,
+            pending: None,
+            finished: false,
+        };
+        this.pending = Some(this.advance());
+        this
+    }
+
+    /// The format records are currently parsed in.
+    pub fn format(&self) -> &Format {
+        &self.format
+    }
+
+    /// The number of lines consumed so far, counting headers, blanks and skipped lines.
+    pub fn lines_read(&self) -> u64 {
+        self.lines
+    }
+
+    /// The underlying reader.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
+    /// The next record; `None` at the end of the stream.
+    ///
+    /// A malformed or over-long line yields `Err` with its line number, and the next call
+    /// continues with the following line. An I/O error yields one `Err` of kind
+    /// [`LineErrorKind::Io`] saying how many lines were read, and then `None`.
+    pub fn next_record(&mut self) -> Option<Result<FlowRecord<'_>, LineError>> {
+        let step = match self.pending.take() {
+            Some(step) => step,
+            None => self.advance(),
+        };
+        match step {
+            Step::Eof => None,
+            Step::Error(e) => Some(Err(e)),
+            Step::Data => {
+                let line = self.lines;
+                Some(parse_record(&self.buf, &self.format).map_err(|e| malformed(line, &e)))
+            }
+        }
+    }
+
+    /// Reads lines until one holds a record (left in `buf`), an error, or the end.
+    fn advance(&mut self) -> Step {
+        if self.finished {
+            return Step::Eof;
+        }
+        loop {
+            match self.read_line() {
+                Ok(Read::Line) => {}
+                Ok(Read::TooLong(len)) => return Step::Error(too_long(self.lines, len)),
+                Ok(Read::Eof) => {
+                    self.finished = true;
+                    return Step::Eof;
+                }
+                Err(e) => {
+                    self.finished = true;
+                    return Step::Error(io_failure(self.lines, &e));
+                }
+            }
+            match classify(&self.buf) {
+                LineKind::Skip => {}
+                LineKind::Data => return Step::Data,
+                LineKind::Header => {
+                    if let Err(e) = self.switch_format() {
+                        return Step::Error(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replaces the format with the header line in `buf`.
+    fn switch_format(&mut self) -> Result<(), LineError> {
+        let parsed = std::str::from_utf8(&self.buf)
+            .map_err(|e| e.to_string())
+            .and_then(|text| Format::from_header(text).map_err(|e| e.to_string()));
+        match parsed {
+            Ok(format) => {
+                if format != self.format {
+                    tracing::debug!(line = self.lines, columns = format.len(), "flow-log format");
+                }
+                self.format = format;
+                Ok(())
+            }
+            Err(reason) => Err(LineError::new(
+                self.lines,
+                LineErrorKind::Malformed,
+                format!("bad header: {reason}"),
+            )),
+        }
+    }
+
+    /// Reads one line into `buf` (without `\n`), keeping at most [`MAX_LINE_BYTES`] of it.
+    fn read_line(&mut self) -> io::Result<Read> {
+        self.buf.clear();
+        let mut seen = 0usize;
+        let mut any = false;
+        loop {
+            let available = match self.inner.fill_buf() {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                break;
+            }
+            any = true;
+            let (len, used, complete) = match memchr(b'\n', available) {
+                Some(i) => (i, i + 1, true),
+                None => (available.len(), available.len(), false),
+            };
+            if seen + len <= MAX_LINE_BYTES {
+                self.buf.extend_from_slice(&available[..len]);
+            }
+            seen += len;
+            self.inner.consume(used);
+            if complete {
+                break;
+            }
+        }
+        if !any {
+            return Ok(Read::Eof);
+        }
+        self.lines += 1;
+        if seen > MAX_LINE_BYTES {
+            self.buf.clear();
+            return Ok(Read::TooLong(seen));
+        }
+        Ok(Read::Line)
+    }
+}
+
+/// What a line is, judged from its first non-blank byte (and, for letters, its tokens).
+enum LineKind {
+    /// Blank or a `#` comment.
+    Skip,
+    Header,
+    Data,
+}
+
+fn classify(line: &[u8]) -> LineKind {
+    let Some(&first) = line.iter().find(|b| **b > b' ') else {
+        return LineKind::Skip;
+    };
+    match first {
+        b'#' => LineKind::Skip,
+        b'a'..=b'z' | b'$' if Format::is_header_line(line) => LineKind::Header,
+        _ => LineKind::Data,
+    }
+}
+
+fn malformed(line: u64, e: &RecordError) -> LineError {
+    LineError::new(line, LineErrorKind::Malformed, e.to_string())
+}
+
+fn too_long(line: u64, len: usize) -> LineError {
+    let reason = format!("line of {len} bytes exceeds {MAX_LINE_BYTES} bytes; skipped");
+    LineError::new(line, LineErrorKind::TooLong, reason)
+}
+
+fn io_failure(lines: u64, e: &io::Error) -> LineError {
+    let reason = format!("read failed after {lines} complete lines: {e}");
+    LineError::new(lines + 1, LineErrorKind::Io, reason)
+}

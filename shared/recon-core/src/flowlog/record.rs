@@ -1,0 +1,579 @@
+//! One flow-log record, borrowed from its line, and the allocation-free line parser.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::field::{bounded, Field, Format};
+use super::parse::{parse_i64, parse_ip, parse_u16, parse_u64, parse_u8};
+use crate::time::Timestamp;
+
+/// The `action` field: whether security groups and network ACLs let the traffic through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Action {
+    /// `ACCEPT`.
+    Accept,
+    /// `REJECT`.
+    Reject,
+}
+
+/// The `log-status` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LogStatus {
+    /// `OK`: data is logged normally.
+    Ok,
+    /// `NODATA`: no traffic to or from the interface in the interval.
+    NoData,
+    /// `SKIPDATA`: some records were skipped in the interval (capacity or internal error).
+    SkipData,
+}
+
+/// The `flow-direction` field, relative to the interface the record belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// `ingress`: traffic arriving at the interface.
+    Ingress,
+    /// `egress`: traffic leaving the interface.
+    Egress,
+}
+
+/// One flow-log record. Strings borrow from the line; every field is `None` when the column
+/// holds `-` or the format lacks it (and `account_id` also when it is `unknown`).
+///
+/// Fields of version 7 and later (ECS metadata) are recognised in headers but not kept, except
+/// `reject-reason`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowRecord<'a> {
+    /// `version`.
+    pub version: Option<u8>,
+    /// `account-id`.
+    pub account_id: Option<&'a str>,
+    /// `interface-id`.
+    pub interface_id: Option<&'a str>,
+    /// `srcaddr`.
+    pub srcaddr: Option<IpAddr>,
+    /// `dstaddr`.
+    pub dstaddr: Option<IpAddr>,
+    /// `srcport`.
+    pub srcport: Option<u16>,
+    /// `dstport`.
+    pub dstport: Option<u16>,
+    /// `protocol` (IANA number; see [`super::protocol_name`]).
+    pub protocol: Option<u8>,
+    /// `packets`.
+    pub packets: Option<u64>,
+    /// `bytes`.
+    pub bytes: Option<u64>,
+    /// `start`, Unix seconds.
+    pub start: Option<i64>,
+    /// `end`, Unix seconds.
+    pub end: Option<i64>,
+    /// `action`.
+    pub action: Option<Action>,
+    /// `log-status`.
+    pub log_status: Option<LogStatus>,
+    /// `vpc-id`.
+    pub vpc_id: Option<&'a str>,
+    /// `subnet-id`.
+    pub subnet_id: Option<&'a str>,
+    /// `instance-id`.
+    pub instance_id: Option<&'a str>,
+    /// `tcp-flags`, the OR of the flags seen in the interval.
+    pub tcp_flags: Option<u16>,
+    /// `type`: `IPv4`, `IPv6` or `EFA`.
+    pub traffic_type: Option<&'a str>,
+    /// `pkt-srcaddr`.
+    pub pkt_srcaddr: Option<IpAddr>,
+    /// `pkt-dstaddr`.
+    pub pkt_dstaddr: Option<IpAddr>,
+    /// `region`.
+    pub region: Option<&'a str>,
+    /// `az-id`.
+    pub az_id: Option<&'a str>,
+    /// `sublocation-type`.
+    pub sublocation_type: Option<&'a str>,
+    /// `sublocation-id`.
+    pub sublocation_id: Option<&'a str>,
+    /// `flow-direction`.
+    pub flow_direction: Option<Direction>,
+    /// `traffic-path`.
+    pub traffic_path: Option<u8>,
+    /// `pkt-src-aws-service`.
+    pub pkt_src_aws_service: Option<&'a str>,
+    /// `pkt-dst-aws-service`.
+    pub pkt_dst_aws_service: Option<&'a str>,
+    /// `reject-reason`.
+    pub reject_reason: Option<&'a str>,
+}
+
+impl FlowRecord<'_> {
+    /// The packet-level source: `pkt-srcaddr` when present, else `srcaddr`.
+    pub fn source(&self) -> Option<IpAddr> {
+        self.pkt_srcaddr.or(self.srcaddr)
+    }
+
+    /// The packet-level destination: `pkt-dstaddr` when present, else `dstaddr`.
+    pub fn destination(&self) -> Option<IpAddr> {
+        self.pkt_dstaddr.or(self.dstaddr)
+    }
+
+    /// Whether the record describes traffic: log-status is `OK` (or not in the format) and both
+    /// a source and a destination address are known. False for NODATA and SKIPDATA records.
+    pub fn is_data(&self) -> bool {
+        matches!(self.log_status, None | Some(LogStatus::Ok))
+            && self.source().is_some()
+            && self.destination().is_some()
+    }
+
+    /// `start` as a [`Timestamp`].
+    pub fn start_time(&self) -> Option<Timestamp> {
+        self.start.map(Timestamp::from_secs)
+    }
+
+    /// `end` as a [`Timestamp`].
+    pub fn end_time(&self) -> Option<Timestamp> {
+        self.end.map(Timestamp::from_secs)
+    }
+}
+
+/// Why one line is not a valid record.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+pub enum RecordError {
+    /// The line is not UTF-8.
+    #[error("not UTF-8 (invalid byte at offset {offset})")]
+    NotUtf8 {
+        /// Byte offset of the first invalid sequence.
+        offset: usize,
+    },
+    /// The line has fewer columns than the format.
+    #[error("{found} columns, the format has {expected}")]
+    TooFewColumns {
+        /// Columns found before the end of the line or a `#` comment.
+        found: usize,
+        /// Columns in the format.
+        expected: usize,
+    },
+    /// The line has more columns than the format and the extra ones are not a `#` comment.
+    #[error("{found} columns, the format has {expected} (extra columns are not a # comment)")]
+    TooManyColumns {
+        /// Columns found.
+        found: usize,
+        /// Columns in the format.
+        expected: usize,
+    },
+    /// A column does not hold a valid value for its field.
+    #[error("invalid {field}: {text:?}")]
+    InvalidValue {
+        /// The field.
+        field: Field,
+        /// The column's text, cut to 64 characters.
+        text: String,
+    },
+}
+
+/// Parses one line (without its `\n`) as a record of `format`.
+///
+/// Columns are separated by runs of spaces, tabs or other ASCII control bytes (so a trailing
+/// `\r` is ignored). A token starting with `#` begins a comment that runs to the end of the
+/// line: after the last column it is ignored, before it the line has too few columns. Columns
+/// whose field is [`Field::Unknown`] or not kept in [`FlowRecord`] are skipped unparsed.
+/// Nothing is allocated unless the line is invalid.
+pub fn parse_record<'a>(line: &'a [u8], format: &Format) -> Result<FlowRecord<'a>, RecordError> {
+    let text = std::str::from_utf8(line).map_err(|e| RecordError::NotUtf8 {
+        offset: e.valid_up_to(),
+    })?;
+    let columns = format.columns();
+    let mut tokens = Tokens { text, pos: 0 };
+    let mut record = FlowRecord::default();
+    for (found, field) in columns.iter().enumerate() {
+        let token = match tokens.next() {
+            Some(t) if !t.starts_with('#') => t,
+            _ => {
+                return Err(RecordError::TooFewColumns {
+                    found,
+                    expected: columns.len(),
+                })
+            }
+        };
+        record.set(*field, token)?;
+    }
+    match tokens.next() {
+        Some(extra) if !extra.starts_with('#') => {
+            let found = columns.len() + 1 + tokens.take_while(|t| !t.starts_with('#')).count();
+            Err(RecordError::TooManyColumns {
+                found,
+                expected: columns.len(),
+            })
+        }
+        _ => Ok(record),
+    }
+}
+
+impl<'a> FlowRecord<'a> {
+    /// Stores one column's value.
+    #[inline]
+    fn set(&mut self, field: Field, token: &'a str) -> Result<(), RecordError> {
+        match field {
+            Field::Version => self.version = value(field, token, parse_u8)?,
+            Field::AccountId => self.account_id = account(token),
+            Field::InterfaceId => self.interface_id = text(token),
+            Field::SrcAddr => self.srcaddr = value(field, token, parse_ip)?,
+            Field::DstAddr => self.dstaddr = value(field, token, parse_ip)?,
+            Field::SrcPort => self.srcport = value(field, token, parse_u16)?,
+            Field::DstPort => self.dstport = value(field, token, parse_u16)?,
+            Field::Protocol => self.protocol = value(field, token, parse_u8)?,
+            Field::Packets => self.packets = value(field, token, parse_u64)?,
+            Field::Bytes => self.bytes = value(field, token, parse_u64)?,
+            Field::Start => self.start = value(field, token, parse_i64)?,
+            Field::End => self.end = value(field, token, parse_i64)?,
+            Field::Action => self.action = value(field, token, action)?,
+            Field::LogStatus => self.log_status = value(field, token, log_status)?,
+            Field::TcpFlags => self.tcp_flags = value(field, token, parse_u16)?,
+            Field::PktSrcAddr => self.pkt_srcaddr = value(field, token, parse_ip)?,
+            Field::PktDstAddr => self.pkt_dstaddr = value(field, token, parse_ip)?,
+            Field::FlowDirection => self.flow_direction = value(field, token, direction)?,
+            Field::TrafficPath => self.traffic_path = value(field, token, parse_u8)?,
+            _ => self.set_text(field, token),
+        }
+        Ok(())
+    }
+
+    /// Stores a column whose value is kept as text (or skipped).
+    #[inline]
+    fn set_text(&mut self, field: Field, token: &'a str) {
+        let slot = match field {
+            Field::VpcId => &mut self.vpc_id,
+            Field::SubnetId => &mut self.subnet_id,
+            Field::InstanceId => &mut self.instance_id,
+            Field::Type => &mut self.traffic_type,
+            Field::Region => &mut self.region,
+            Field::AzId => &mut self.az_id,
+            Field::SublocationType => &mut self.sublocation_type,
+            Field::SublocationId => &mut self.sublocation_id,
+            Field::PktSrcAwsService => &mut self.pkt_src_aws_service,
+            Field::PktDstAwsService => &mut self.pkt_dst_aws_service,
+            Field::RejectReason => &mut self.reject_reason,
+            _ => return,
+        };
+        *slot = text(token);
+    }
+}
+
+/// `-` → `None`; otherwise the parsed value, or an error naming the field and the text.
+#[inline]
+fn value<T>(
+    field: Field,
+    token: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<Option<T>, RecordError> {
+    if token == "-" {
+        return Ok(None);
+    }
+    match parse(token) {
+        Some(v) => Ok(Some(v)),
+        None => Err(RecordError::InvalidValue {
+            field,
+            text: bounded(token),
+        }),
+    }
+}
+
+#[inline]
+fn text(token: &str) -> Option<&str> {
+    (token != "-").then_some(token)
+}
+
+#[inline]
+fn account(token: &str) -> Option<&str> {
+    (token != "-" && token != "unknown").then_some(token)
+}
+
+fn action(token: &str) -> Option<Action> {
+    match token {
+        "ACCEPT" => Some(Action::Accept),
+        "REJECT" => Some(Action::Reject),
+        _ => None,
+    }
+}
+
+fn log_status(token: &str) -> Option<LogStatus> {
+    match token {
+        "OK" => Some(LogStatus::Ok),
+        "NODATA" => Some(LogStatus::NoData),
+        "SKIPDATA" => Some(LogStatus::SkipData),
+        _ => None,
+    }
+}
+
+fn direction(token: &str) -> Option<Direction> {
+    match token {
+        "ingress" => Some(Direction::Ingress),
+        "egress" => Some(Direction::Egress),
+        _ => None,
+    }
+}
+
+/// Splits a line into columns without allocating. Every byte up to and including the ASCII
+/// space (0x20) separates columns, which covers spaces, tabs and the `\r` of CRLF files.
+///
+/// Separators are found eight bytes at a time with word-sized arithmetic (SWAR): most columns
+/// are found with one load for the start and one for the end, instead of a branch per byte.
+struct Tokens<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        let bytes = self.text.as_bytes();
+        let start = find(bytes, self.pos, |word| !separators(word) & HIGH_BITS)?;
+        let end = find(bytes, start + 1, separators).unwrap_or(bytes.len());
+        self.pos = end;
+        // Both ends sit next to an ASCII byte or at the ends of the text: char boundaries.
+        self.text.get(start..end)
+    }
+}
+
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `word` that is at most 0x20 (a separator). Exact for every
+/// byte: bytes with the high bit set (UTF-8) are never separators.
+#[inline]
+fn separators(word: u64) -> u64 {
+    const LOW_BITS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    // (b & 0x7F) + 0x5F reaches 0x80 exactly when b & 0x7F >= 0x21, and never carries into the
+    // next byte.
+    const ADD: u64 = 0x5F5F_5F5F_5F5F_5F5F;
+    !((word & LOW_BITS) + ADD) & !word & HIGH_BITS
+}
+
+/// The index of the first byte at or after `from` whose high bit is set in `mask(word)`, where
+/// `word` is eight bytes of `bytes`; bytes past the end read as spaces (separators).
+#[inline]
+fn find(bytes: &[u8], mut from: usize, mask: impl Fn(u64) -> u64) -> Option<usize> {
+    while from < bytes.len() {
+        let hits = mask(load(bytes, from));
+        if hits != 0 {
+            let at = from + (hits.trailing_zeros() / 8) as usize;
+            return (at < bytes.len()).then_some(at);
+        }
+        from += 8;
+    }
+    None
+}
+
+/// Eight bytes from `at`, little-endian, padded with spaces past the end of `bytes`.
+#[inline]
+fn load(bytes: &[u8], at: usize) -> u64 {
+    if let Some(chunk) = bytes.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        return u64::from_le_bytes(word);
+    }
+    let mut word = [b' '; 8];
+    let tail = bytes.get(at..).unwrap_or_default();
+    word[..tail.len()].copy_from_slice(tail);
+    u64::from_le_bytes(word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v2(line: &str) -> Result<FlowRecord<'_>, RecordError> {
+        parse_record(line.as_bytes(), &Format::default_v2())
+    }
+
+    #[test]
+    fn default_v2_record() {
+        let r = v2(
+            "2 123456789010 eni-0a1b2c3d4e5f60718 198.51.100.7 192.0.2.10 49761 3389 6 20 \
+                    4249 1418530010 1418530070 REJECT OK",
+        )
+        .expect("valid");
+        assert_eq!(r.version, Some(2));
+        assert_eq!(r.account_id, Some("123456789010"));
+        assert_eq!(r.interface_id, Some("eni-0a1b2c3d4e5f60718"));
+        assert_eq!(r.srcaddr, "198.51.100.7".parse().ok());
+        assert_eq!(r.dstaddr, "192.0.2.10".parse().ok());
+        assert_eq!(
+            (r.srcport, r.dstport, r.protocol),
+            (Some(49761), Some(3389), Some(6))
+        );
+        assert_eq!((r.packets, r.bytes), (Some(20), Some(4249)));
+        assert_eq!((r.start, r.end), (Some(1_418_530_010), Some(1_418_530_070)));
+        assert_eq!(r.action, Some(Action::Reject));
+        assert_eq!(r.log_status, Some(LogStatus::Ok));
+        assert_eq!(r.start_time(), Some(Timestamp(1_418_530_010_000)));
+        assert_eq!(r.end_time().map(Timestamp::secs), Some(1_418_530_070));
+        assert!(r.is_data());
+        assert_eq!(r.vpc_id, None);
+        assert_eq!(r.tcp_flags, None);
+    }
+
+    #[test]
+    fn placeholders_and_unknown_account() {
+        let r = v2("2 unknown eni-0a1b2c3d4e5f60718 - - - - - - - 1431280876 1431280934 - NODATA")
+            .expect("valid");
+        assert_eq!(r.account_id, None);
+        assert_eq!(
+            (r.srcaddr, r.dstaddr, r.srcport, r.dstport),
+            (None, None, None, None)
+        );
+        assert_eq!(
+            (r.protocol, r.packets, r.bytes, r.action),
+            (None, None, None, None)
+        );
+        assert_eq!(r.log_status, Some(LogStatus::NoData));
+        assert!(!r.is_data());
+        let all_dash = vec!["-"; 14].join(" ");
+        assert_eq!(v2(&all_dash), Ok(FlowRecord::default()));
+    }
+
+    #[test]
+    fn blanks_and_carriage_return() {
+        let r =
+            v2("  2 123456789010 eni-1 192.0.2.1  198.51.100.2 443\t50000 6 1 40 1 2 ACCEPT OK\r")
+                .expect("valid");
+        assert_eq!(r.srcport, Some(443));
+        assert_eq!(r.dstport, Some(50000));
+        assert_eq!(r.log_status, Some(LogStatus::Ok));
+    }
+
+    #[test]
+    fn comments_and_column_counts() {
+        let base = "2 123456789010 eni-1 192.0.2.1 198.51.100.2 443 50000 6 1 40 1 2 ACCEPT OK";
+        assert!(v2(&format!("{base} #the reply")).is_ok());
+        assert!(
+            v2(&format!("{base}#tight")).is_err(),
+            "OK#tight is not a log-status"
+        );
+        assert_eq!(
+            v2(&format!("{base} extra more #c")),
+            Err(RecordError::TooManyColumns {
+                found: 16,
+                expected: 14
+            })
+        );
+        assert_eq!(
+            v2("2 123456789010 eni-1 #comment too early"),
+            Err(RecordError::TooFewColumns {
+                found: 3,
+                expected: 14
+            })
+        );
+        assert_eq!(
+            v2(""),
+            Err(RecordError::TooFewColumns {
+                found: 0,
+                expected: 14
+            })
+        );
+    }
+
+    #[test]
+    fn invalid_values_name_the_field() {
+        let cases = [
+            (
+                "x 1 e 192.0.2.1 192.0.2.2 1 2 6 1 1 1 1 ACCEPT OK",
+                Field::Version,
+                "x",
+            ),
+            (
+                "2 1 e 192.0.2.300 192.0.2.2 1 2 6 1 1 1 1 ACCEPT OK",
+                Field::SrcAddr,
+                "192.0.2.300",
+            ),
+            (
+                "2 1 e 192.0.2.1 192.0.2.2 70000 2 6 1 1 1 1 ACCEPT OK",
+                Field::SrcPort,
+                "70000",
+            ),
+            (
+                "2 1 e 192.0.2.1 192.0.2.2 1 2 300 1 1 1 1 ACCEPT OK",
+                Field::Protocol,
+                "300",
+            ),
+            (
+                "2 1 e 192.0.2.1 192.0.2.2 1 2 6 -1 1 1 1 ACCEPT OK",
+                Field::Packets,
+                "-1",
+            ),
+            (
+                "2 1 e 192.0.2.1 192.0.2.2 1 2 6 1 1 1 1 accept OK",
+                Field::Action,
+                "accept",
+            ),
+            (
+                "2 1 e 192.0.2.1 192.0.2.2 1 2 6 1 1 1 1 ACCEPT DONE",
+                Field::LogStatus,
+                "DONE",
+            ),
+        ];
+        for (line, field, text) in cases {
+            let expected = RecordError::InvalidValue {
+                field,
+                text: text.to_owned(),
+            };
+            assert_eq!(v2(line), Err(expected), "{line}");
+        }
+        let long = format!(
+            "2 1 e {} 192.0.2.2 1 2 6 1 1 1 1 ACCEPT OK",
+            "9".repeat(500)
+        );
+        let err = v2(&long).expect_err("invalid").to_string();
+        assert!(err.starts_with("invalid srcaddr: \"9999"), "{err}");
+        assert!(err.len() < 100, "{err}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_an_error() {
+        let line = b"2 123456789010 eni-\xff\xfe 192.0.2.1 198.51.100.2 1 2 6 1 40 1 2 ACCEPT OK";
+        assert_eq!(
+            parse_record(line, &Format::default_v2()),
+            Err(RecordError::NotUtf8 { offset: 19 })
+        );
+    }
+
+    #[test]
+    fn custom_v5_fields() {
+        let format = Format::from_header(
+            "flow-direction traffic-path pkt-dst-aws-service pkt-src-aws-service sublocation-id \
+             sublocation-type az-id region type tcp-flags reject-reason ecs-task-id srcaddr",
+        )
+        .expect("header");
+        let line = "egress 8 S3 - - - apse2-az3 ap-southeast-2 IPv4 19 BPA abc 2001:db8::5";
+        let r = parse_record(line.as_bytes(), &format).expect("valid");
+        assert_eq!(r.flow_direction, Some(Direction::Egress));
+        assert_eq!(r.traffic_path, Some(8));
+        assert_eq!(r.pkt_dst_aws_service, Some("S3"));
+        assert_eq!(r.pkt_src_aws_service, None);
+        assert_eq!((r.sublocation_id, r.sublocation_type), (None, None));
+        assert_eq!(
+            (r.az_id, r.region),
+            (Some("apse2-az3"), Some("ap-southeast-2"))
+        );
+        assert_eq!(r.traffic_type, Some("IPv4"));
+        assert_eq!(r.tcp_flags, Some(19));
+        assert_eq!(r.reject_reason, Some("BPA"));
+        assert_eq!(r.srcaddr, "2001:db8::5".parse().ok());
+        assert!(!r.is_data(), "no destination");
+    }
+
+    #[test]
+    fn source_prefers_packet_addresses() {
+        let format = Format::from_header("srcaddr dstaddr pkt-srcaddr pkt-dstaddr").expect("h");
+        let r = parse_record(b"10.0.0.220 10.0.1.5 203.0.113.5 10.0.1.5", &format).expect("ok");
+        assert_eq!(r.source(), "203.0.113.5".parse().ok());
+        assert_eq!(r.destination(), "10.0.1.5".parse().ok());
+        let r = parse_record(b"10.0.0.220 10.0.1.5 - -", &format).expect("ok");
+        assert_eq!(r.source(), "10.0.0.220".parse().ok());
+        assert!(r.is_data());
+    }
+}

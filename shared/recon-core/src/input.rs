@@ -1,0 +1,362 @@
+//! Opening log objects: gzip or plain, with a bound on decompressed size, and recognising what
+//! an object holds before any parser sees it.
+//!
+//! Guarantees: an object is read as a stream (memory does not grow with its size); reading more
+//! than [`Limits::max_decompressed_bytes`] ends the stream with an error instead of exhausting
+//! memory or disk (decompression bombs); a truncated or corrupt gzip stream surfaces as an I/O
+//! error from the reader, after every byte that could be decoded has been delivered.
+
+use std::io::{self, BufRead, BufReader, Read};
+
+use flate2::bufread::MultiGzDecoder;
+
+/// Bounds applied to untrusted objects.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Most bytes an object may decompress to (CloudTrail files are rarely over 100 MiB).
+    pub max_decompressed_bytes: u64,
+    /// Largest single record (a CloudTrail record or a flow-log line) the parsers buffer.
+    pub max_record_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_decompressed_bytes: 4 << 30, max_record_bytes: 8 << 20 }
+    }
+}
+
+/// What an object holds, recognised from its name and first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// A CloudTrail delivery file: `{"Records":[…]}`.
+    CloudTrail,
+    /// CloudTrail records as a bare JSON array.
+    CloudTrailArray,
+    /// One CloudTrail record per line (or concatenated objects), as exports write them.
+    CloudTrailLines,
+    /// VPC Flow Logs in text form, with or without a header line.
+    FlowLog,
+    /// A CloudTrail digest file (log-file validation), not a log.
+    CloudTrailDigest,
+    /// CloudTrail Insights events: no API calls to evaluate.
+    CloudTrailInsight,
+    /// An empty object.
+    Empty,
+    /// Something else (another service's file, a Parquet flow log, an unknown format).
+    Other,
+}
+
+impl ObjectKind {
+    /// True for the kinds a detector evaluates.
+    pub fn is_log(self) -> bool {
+        matches!(
+            self,
+            ObjectKind::CloudTrail
+                | ObjectKind::CloudTrailArray
+                | ObjectKind::CloudTrailLines
+                | ObjectKind::FlowLog
+        )
+    }
+
+    /// True for the three CloudTrail record kinds.
+    pub fn is_cloudtrail(self) -> bool {
+        matches!(
+            self,
+            ObjectKind::CloudTrail | ObjectKind::CloudTrailArray | ObjectKind::CloudTrailLines
+        )
+    }
+
+    /// A short description for log lines.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ObjectKind::CloudTrail => "CloudTrail log file",
+            ObjectKind::CloudTrailArray => "CloudTrail records (JSON array)",
+            ObjectKind::CloudTrailLines => "CloudTrail records (one per line)",
+            ObjectKind::FlowLog => "VPC flow log",
+            ObjectKind::CloudTrailDigest => "CloudTrail digest file (not a log)",
+            ObjectKind::CloudTrailInsight => "CloudTrail Insights file (no API calls)",
+            ObjectKind::Empty => "empty object",
+            ObjectKind::Other => "not a CloudTrail or flow log",
+        }
+    }
+}
+
+/// A reader that fails once more than `limit` bytes have passed through it.
+struct Bounded<R> {
+    inner: R,
+    remaining: u64,
+    limit: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.remaining {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("decompressed size exceeds the limit of {} bytes", self.limit),
+            ));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Counts the compressed (raw) bytes read, so errors can say how far a stream got.
+pub struct Counting<R> {
+    inner: R,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// An opened object: a buffered reader of its decompressed bytes, and its kind.
+pub struct Opened {
+    /// The decompressed content.
+    pub reader: Box<dyn BufRead + Send>,
+    /// What the object holds.
+    pub kind: ObjectKind,
+    /// True when the object was gzip-compressed.
+    pub gzip: bool,
+    /// Raw (compressed) bytes consumed so far; shared with the reader.
+    pub raw_bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const BUF: usize = 256 * 1024;
+
+/// Opens `raw` (the object's bytes as stored), decompressing gzip when the magic bytes say so,
+/// and recognises its kind from `name` (an S3 key or a path) and the first bytes.
+pub fn open(name: &str, raw: Box<dyn Read + Send>, limits: Limits) -> io::Result<Opened> {
+    let raw_bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = Counting { inner: raw, count: raw_bytes.clone() };
+    let mut raw = BufReader::with_capacity(BUF, counted);
+    let gzip = raw.fill_buf()?.starts_with(&GZIP_MAGIC);
+    let plain: Box<dyn Read + Send> = if gzip {
+        Box::new(MultiGzDecoder::new(raw))
+    } else {
+        Box::new(raw)
+    };
+    let bounded = Bounded {
+        inner: plain,
+        remaining: limits.max_decompressed_bytes,
+        limit: limits.max_decompressed_bytes,
+    };
+    let mut reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(BUF, bounded));
+    let kind = match name_hint(name) {
+        Some(kind) => kind,
+        None => sniff(peek(&mut reader)?),
+    };
+    Ok(Opened { reader, kind, gzip, raw_bytes })
+}
+
+/// The first bytes of a buffered reader, without consuming them. Returns an empty slice for an
+/// empty object; a decode error on the first block is returned as an error.
+fn peek(reader: &mut Box<dyn BufRead + Send>) -> io::Result<&[u8]> {
+    reader.fill_buf()
+}
+
+/// Kinds that the key alone tells (CloudTrail's own layout names them).
+fn name_hint(name: &str) -> Option<ObjectKind> {
+    if name.contains("/CloudTrail-Digest/") || name.contains("_CloudTrail-Digest_") {
+        return Some(ObjectKind::CloudTrailDigest);
+    }
+    if name.contains("/CloudTrail-Insight/") || name.contains("_CloudTrail-Insight_") {
+        return Some(ObjectKind::CloudTrailInsight);
+    }
+    if name.ends_with(".parquet") {
+        return Some(ObjectKind::Other);
+    }
+    None
+}
+
+/// The Region an S3 key or path names, in CloudTrail's and VPC Flow Logs' layouts:
+/// `…/CloudTrail/<region>/…`, `…/vpcflowlogs/<region>/…`, `aws-region=<region>`, or the
+/// `_<region>_` part of their file names.
+pub fn region_from_key(key: &str) -> Option<String> {
+    let parts: Vec<&str> = key.split(['/', '\\']).collect();
+    for w in parts.windows(2) {
+        if matches!(w[0], "CloudTrail" | "vpcflowlogs" | "CloudTrail-Insight") && is_region(w[1]) {
+            return Some(w[1].to_owned());
+        }
+    }
+    if let Some(r) = parts.iter().find_map(|p| p.strip_prefix("aws-region=")) {
+        return is_region(r).then(|| r.to_owned());
+    }
+    let file = parts.last()?;
+    let mut fields = file.split('_');
+    while let Some(f) = fields.next() {
+        if f == "CloudTrail" || f == "vpcflowlogs" {
+            return fields.next().filter(|r| is_region(r)).map(str::to_owned);
+        }
+    }
+    None
+}
+
+/// `xx-name-N` shapes such as `us-east-1`, `ap-southeast-2`, `us-gov-west-1`.
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts.len() <= 4
+        && parts[0].len() == 2
+        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
+        && parts.last().is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        && parts[1..parts.len() - 1].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+}
+
+/// Recognises an object's kind from its first decompressed bytes.
+pub fn sniff(head: &[u8]) -> ObjectKind {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let start = head.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(start) = start else {
+        return ObjectKind::Empty;
+    };
+    let body = &head[start..];
+    match body[0] {
+        b'[' => ObjectKind::CloudTrailArray,
+        b'{' => sniff_object(body),
+        _ if looks_like_flow_log(body) => ObjectKind::FlowLog,
+        _ => ObjectKind::Other,
+    }
+}
+
+fn sniff_object(body: &[u8]) -> ObjectKind {
+    let first_key = first_key(body);
+    match first_key {
+        Some(b"Records") => return ObjectKind::CloudTrail,
+        Some(b"awsAccountId" | b"digestStartTime" | b"digestEndTime") => {
+            return ObjectKind::CloudTrailDigest
+        }
+        _ => {}
+    }
+    let has = |needle: &[u8]| memchr::memmem::find(body, needle).is_some();
+    if has(b"\"Records\"") && !has(b"\"eventName\"") {
+        ObjectKind::CloudTrail
+    } else if has(b"\"digestStartTime\"") {
+        ObjectKind::CloudTrailDigest
+    } else if has(b"\"eventName\"") && has(b"\"eventSource\"") {
+        if has(b"\"Records\"") {
+            ObjectKind::CloudTrail
+        } else {
+            ObjectKind::CloudTrailLines
+        }
+    } else {
+        ObjectKind::Other
+    }
+}
+
+/// The first key of a JSON object starting at `body[0] == b'{'`, when it has no escapes.
+fn first_key(body: &[u8]) -> Option<&[u8]> {
+    let rest = &body[1..];
+    let q = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+    let rest = rest[q..].strip_prefix(b"\"")?;
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
+    (rest[end] == b'"').then_some(&rest[..end])
+}
+
+fn looks_like_flow_log(body: &[u8]) -> bool {
+    let line_end = memchr::memchr(b'\n', body).unwrap_or(body.len());
+    let line = &body[..line_end];
+    let mut words = line.split(|b| *b == b' ').filter(|w| !w.is_empty());
+    let first = words.next().unwrap_or_default();
+    let header_words = [&b"version"[..], b"account-id", b"interface-id", b"srcaddr", b"dstaddr"];
+    if header_words.contains(&first) {
+        return true;
+    }
+    // Default v2 format: `2 <account|unknown> eni-… …`.
+    let second = words.next().unwrap_or_default();
+    let third = words.next().unwrap_or_default();
+    first.iter().all(u8::is_ascii_digit)
+        && !first.is_empty()
+        && (second.iter().all(u8::is_ascii_digit) || second == b"unknown")
+        && third.starts_with(b"eni-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).expect("write");
+        e.finish().expect("finish")
+    }
+
+    fn kind_of(name: &str, data: &[u8]) -> ObjectKind {
+        let opened = open(name, Box::new(io::Cursor::new(data.to_vec())), Limits::default());
+        opened.expect("open").kind
+    }
+
+    #[test]
+    fn recognises_kinds() {
+        assert_eq!(kind_of("a.json", br#"{"Records":[]}"#), ObjectKind::CloudTrail);
+        assert_eq!(kind_of("a.json", b"  [ ]"), ObjectKind::CloudTrailArray);
+        let line = br#"{"eventVersion":"1.08","eventSource":"s3.amazonaws.com","eventName":"X"}"#;
+        assert_eq!(kind_of("a.json", line), ObjectKind::CloudTrailLines);
+        let digest = br#"{"awsAccountId":"111122223333","digestStartTime":"2021"}"#;
+        assert_eq!(kind_of("d.json", digest), ObjectKind::CloudTrailDigest);
+        assert_eq!(kind_of("x/CloudTrail-Digest/y.json.gz", b"{}"), ObjectKind::CloudTrailDigest);
+        assert_eq!(kind_of("a", b""), ObjectKind::Empty);
+        assert_eq!(kind_of("a", b"\n  \n"), ObjectKind::Empty);
+        assert_eq!(kind_of("a", b"Config writability check"), ObjectKind::Other);
+        assert_eq!(kind_of("a", br#"{"configurationItems":[]}"#), ObjectKind::Other);
+        let v2 = b"2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA";
+        assert_eq!(kind_of("f.log", v2), ObjectKind::FlowLog);
+        assert_eq!(kind_of("f.log", b"version account-id interface-id\n"), ObjectKind::FlowLog);
+    }
+
+    #[test]
+    fn regions_come_from_keys() {
+        let ct = "AWSLogs/111122223333/CloudTrail/eu-west-1/2021/07/29/111122223333_CloudTrail_eu-west-1_20210729T2355Z_x.json.gz";
+        assert_eq!(region_from_key(ct).as_deref(), Some("eu-west-1"));
+        let file = "x/111122223333_CloudTrail_ap-southeast-2_20210729T2355Z_x.json.gz";
+        assert_eq!(region_from_key(file).as_deref(), Some("ap-southeast-2"));
+        let flow = "AWSLogs/111122223333/vpcflowlogs/us-gov-west-1/2021/01/01/f.log.gz";
+        assert_eq!(region_from_key(flow).as_deref(), Some("us-gov-west-1"));
+        let hive = "AWSLogs/aws-account-id=1/aws-service=vpcflowlogs/aws-region=us-west-2/x.log.gz";
+        assert_eq!(region_from_key(hive).as_deref(), Some("us-west-2"));
+        assert_eq!(region_from_key("logs/sample.json"), None);
+        assert_eq!(region_from_key("x/CloudTrail/notaregion/y"), None);
+    }
+
+    #[test]
+    fn gzip_is_detected_and_decoded() {
+        let data = gz(br#"{"Records":[]}"#);
+        let mut opened = open("a.json.gz", Box::new(io::Cursor::new(data)), Limits::default())
+            .expect("open");
+        assert!(opened.gzip);
+        assert_eq!(opened.kind, ObjectKind::CloudTrail);
+        let mut s = String::new();
+        opened.reader.read_to_string(&mut s).expect("read");
+        assert_eq!(s, r#"{"Records":[]}"#);
+    }
+
+    #[test]
+    fn decompression_is_bounded() {
+        let bomb = gz(&vec![b' '; 4 << 20]);
+        let limits = Limits { max_decompressed_bytes: 1 << 20, ..Limits::default() };
+        let mut opened = open("bomb.gz", Box::new(io::Cursor::new(bomb)), limits).expect("open");
+        let mut sink = Vec::new();
+        let err = opened.reader.read_to_end(&mut sink).expect_err("must stop");
+        assert!(err.to_string().contains("exceeds the limit"), "{err}");
+        assert!(sink.len() <= 1 << 20);
+    }
+
+    #[test]
+    fn truncated_gzip_is_an_error_after_the_good_bytes() {
+        let data = gz(&b"0123456789".repeat(100_000));
+        let cut = data[..data.len() / 2].to_vec();
+        let mut opened = open("t.gz", Box::new(io::Cursor::new(cut)), Limits::default())
+            .expect("open");
+        let mut sink = Vec::new();
+        assert!(opened.reader.read_to_end(&mut sink).is_err());
+        assert!(!sink.is_empty());
+    }
+}
