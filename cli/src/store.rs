@@ -71,13 +71,15 @@ impl RedbStore {
     fn read_i64(&self, table: TableDefinition<&str, i64>, key: &str) -> Result<Option<i64>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let t = txn.open_table(table).map_err(backend)?;
-        Ok(t.get(key).map_err(backend)?.map(|v| v.value()))
+        let value = t.get(key).map_err(backend)?.map(|v| v.value());
+        Ok(value)
     }
 
     fn read_bytes(&self, table: TableDefinition<&str, &[u8]>, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let t = txn.open_table(table).map_err(backend)?;
-        Ok(t.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
+        let value = t.get(key).map_err(backend)?.map(|v| v.value().to_vec());
+        Ok(value)
     }
 
     fn stored_finding(&self, id: &str) -> Result<Option<Finding>, StoreError> {
@@ -87,18 +89,6 @@ impl RedbStore {
                 .map_err(|e| backend(format!("finding {id} is unreadable: {e}"))),
             None => Ok(None),
         }
-    }
-
-    /// Every stored finding (for reports over the whole state).
-    pub fn all_findings(&self) -> Result<Vec<Finding>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let t = txn.open_table(FINDINGS).map_err(backend)?;
-        let mut out = Vec::new();
-        for item in t.iter().map_err(backend)? {
-            let (_, v) = item.map_err(backend)?;
-            out.push(serde_json::from_slice(v.value()).map_err(backend)?);
-        }
-        Ok(out)
     }
 
     fn write_all(&mut self) -> Result<(), redb::Error> {

@@ -42,7 +42,11 @@ pub fn batches(findings: Vec<Value>) -> Vec<Vec<Value>> {
     let plan = plan_batches(findings);
     for f in &plan.rejected {
         let id = f.get("Id").and_then(Value::as_str).unwrap_or("<no Id>");
-        warn!(id, bytes = serialized_len(f), "ASFF finding too large to import; dropped");
+        warn!(
+            id,
+            bytes = serialized_len(f),
+            "ASFF finding too large to import; dropped"
+        );
     }
     plan.batches
 }
@@ -79,7 +83,9 @@ pub fn plan_batches(findings: Vec<Value>) -> BatchPlan {
 }
 
 fn updated_at(f: &Value) -> Option<Timestamp> {
-    f.get("UpdatedAt").and_then(Value::as_str).and_then(Timestamp::parse)
+    f.get("UpdatedAt")
+        .and_then(Value::as_str)
+        .and_then(Timestamp::parse)
 }
 
 /// Keeps one finding per Id (the latest `UpdatedAt`, the later one on a tie) at the position of
@@ -123,7 +129,10 @@ pub fn shrink_to_fit(finding: &mut Value) -> bool {
     if fits(finding) {
         return true;
     }
-    let Some(fields) = finding.get_mut("ProductFields").and_then(Value::as_object_mut) else {
+    let Some(fields) = finding
+        .get_mut("ProductFields")
+        .and_then(Value::as_object_mut)
+    else {
         return false;
     };
     for (key, value) in fields.iter_mut() {
@@ -135,8 +144,147 @@ pub fn shrink_to_fit(finding: &mut Value) -> bool {
     if fits(finding) {
         return true;
     }
-    if let Some(fields) = finding.get_mut("ProductFields").and_then(Value::as_object_mut) {
+    if let Some(fields) = finding
+        .get_mut("ProductFields")
+        .and_then(Value::as_object_mut)
+    {
         fields.retain(|key, _| !key.starts_with(EVIDENCE_FIELDS_PREFIX));
     }
     fits(finding)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::{fixtures, render, validate, validate_batch};
+    use super::*;
+
+    fn numbered(n: usize) -> Vec<Value> {
+        (0..n)
+            .map(|i| {
+                let mut v = render(&fixtures::portscan());
+                v["Id"] = json!(format!("recon/portscan/{i}"));
+                v
+            })
+            .collect()
+    }
+
+    fn padded(i: usize, bytes: usize) -> Value {
+        json!({"Id": format!("pad/{i}"), "Pad": "p".repeat(bytes)})
+    }
+
+    #[test]
+    fn splits_at_100_findings() {
+        let out = batches(numbered(250));
+        let sizes: Vec<usize> = out.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [100, 100, 50]);
+        assert_eq!(out[1][0]["Id"], "recon/portscan/100");
+        for batch in &out {
+            assert_eq!(validate_batch(batch), Ok(()));
+        }
+        assert!(batches(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn splits_at_6_mb() {
+        let findings: Vec<Value> = (0..31).map(|i| padded(i, 200 * 1024)).collect();
+        let out = batches(findings);
+        let sizes: Vec<usize> = out.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [30, 1]);
+        assert!(out.iter().all(|b| request_len(b) <= MAX_BATCH_BYTES));
+        // A request of exactly 6 MB is one batch; one byte more is two.
+        let sized = |i: usize, total: usize| padded(i, total - serialized_len(&padded(i, 0)));
+        let each = 233_000;
+        let last = MAX_BATCH_BYTES - REQUEST_OVERHEAD - 26 - 26 * each;
+        let exact = |extra: usize| -> Vec<Value> {
+            let mut v: Vec<Value> = (0..26).map(|i| sized(i, each)).collect();
+            v.push(sized(26, last + extra));
+            v
+        };
+        assert_eq!(request_len(&exact(0)), MAX_BATCH_BYTES);
+        assert_eq!(batches(exact(0)).len(), 1);
+        assert_eq!(
+            batches(exact(1)).iter().map(Vec::len).collect::<Vec<_>>(),
+            [26, 1]
+        );
+    }
+
+    #[test]
+    fn request_len_matches_the_serialized_body() {
+        let findings = numbered(3);
+        let body = serde_json::to_string(&json!({ "Findings": findings })).unwrap_or_default();
+        assert_eq!(request_len(&findings), body.len());
+    }
+
+    #[test]
+    fn oversized_finding_loses_its_details_first() {
+        let mut v = render(&fixtures::port_probe());
+        v["Resources"][0]["Details"]["Other"] = json!({"Pad": "p".repeat(300 * 1024)});
+        assert!(serialized_len(&v) > MAX_FINDING_BYTES);
+        let out = batches(vec![v]);
+        assert_eq!(out.len(), 1);
+        let v = &out[0][0];
+        assert!(v["Resources"][0].get("Details").is_none());
+        assert!(
+            v["ProductFields"]["recon/evidence/ports"].is_string(),
+            "evidence kept"
+        );
+        assert_eq!(validate(v), Ok(()));
+    }
+
+    #[test]
+    fn then_its_evidence_fields_are_trimmed() {
+        let mut v = render(&fixtures::tor_caller());
+        for i in 0..20 {
+            v["ProductFields"][format!("recon/evidence/x{i}")] = json!("e".repeat(20_000));
+        }
+        assert!(serialized_len(&v) > MAX_FINDING_BYTES);
+        assert!(shrink_to_fit(&mut v));
+        assert!(v["Resources"][0].get("Details").is_none());
+        let trimmed = v["ProductFields"]["recon/evidence/x0"]
+            .as_str()
+            .unwrap_or_default();
+        assert_eq!(trimmed.chars().count(), TRIMMED_EVIDENCE);
+        assert_eq!(v["ProductFields"]["recon/count"], "3");
+    }
+
+    #[test]
+    fn and_removed_when_trimming_is_not_enough() {
+        let mut v = render(&fixtures::tor_caller());
+        for i in 0..1_000 {
+            v["ProductFields"][format!("recon/evidence/{i}")] = json!("e".repeat(300));
+        }
+        assert!(shrink_to_fit(&mut v));
+        let fields = v["ProductFields"]
+            .as_object()
+            .map(|m| m.len())
+            .unwrap_or_default();
+        assert!(fields > 0 && serialized_len(&v) <= MAX_FINDING_BYTES);
+        assert!(v["ProductFields"].get("recon/evidence/0").is_none());
+    }
+
+    #[test]
+    fn unshrinkable_findings_are_rejected() {
+        let mut big = render(&fixtures::tor_caller());
+        big["Description"] = json!("d".repeat(300 * 1024));
+        let plan = plan_batches(vec![big, render(&fixtures::portscan())]);
+        assert_eq!(plan.rejected.len(), 1);
+        assert_eq!(plan.batches.len(), 1);
+        assert_eq!(plan.batches[0].len(), 1);
+    }
+
+    #[test]
+    fn duplicate_ids_keep_the_latest_update() {
+        let older = render(&fixtures::tor_caller());
+        let mut newer = older.clone();
+        newer["UpdatedAt"] = json!("2024-05-01T11:00:00.000Z");
+        newer["ProductFields"]["recon/count"] = json!("9");
+        let other = render(&fixtures::portscan());
+        let out = batches(vec![newer.clone(), other.clone(), older.clone()]);
+        assert_eq!(out, vec![vec![newer.clone(), other.clone()]]);
+        let out = batches(vec![older, other.clone(), newer.clone()]);
+        assert_eq!(out, vec![vec![other, newer]]);
+        assert_eq!(validate_batch(&out[0]), Ok(()));
+    }
 }

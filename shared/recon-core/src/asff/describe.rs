@@ -20,9 +20,14 @@ const LISTED: usize = 5;
 
 /// The finding's title (at most 256 characters once rendered).
 pub(super) fn title(f: &Finding) -> String {
-    match &f.subject {
+    let title = match &f.subject {
         Subject::Principal(p) => principal_title(f, p),
         Subject::Ec2(e) => ec2_title(f, e),
+    };
+    let mut chars = title.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => title,
     }
 }
 
@@ -50,16 +55,41 @@ fn api_evidence(f: &Finding) -> Option<&ApiEvidence> {
     }
 }
 
-/// The principal as a title names it: its name, else its ARN or key.
+/// The principal as a title names it: its name, "the root user", else its ARN or key.
 fn principal_name(p: &Principal) -> String {
-    let name = [p.name.as_deref(), p.arn.as_deref(), Some(p.key.as_str())]
+    if let Some(name) = non_blank(p.name.as_deref()) {
+        return short(name);
+    }
+    if p.identity_type == "Root" {
+        return "the root user".to_owned();
+    }
+    let name = [p.arn.as_deref(), Some(p.key.as_str())]
         .into_iter()
         .find_map(non_blank);
     short(name.unwrap_or(&p.identity_type))
 }
 
+/// The principal as a description introduces it: type, name, ARN and access key.
+fn principal_intro(p: &Principal) -> String {
+    let kind = short(&p.identity_type);
+    let arn = non_blank(p.arn.as_deref()).or(non_blank(Some(&p.key)));
+    let mut who = match (non_blank(p.name.as_deref()), arn) {
+        (Some(name), Some(arn)) if name != arn => {
+            format!("{kind} \"{}\" ({})", short(name), short(arn))
+        }
+        (Some(name), _) => format!("{kind} \"{}\"", short(name)),
+        (None, Some(arn)) => format!("{kind} {}", short(arn)),
+        (None, None) => kind,
+    };
+    if let Some(key) = non_blank(p.access_key_id.as_deref()) {
+        who.push_str(&format!(" using access key {}", short(key)));
+    }
+    who
+}
+
 fn remote(f: &Finding) -> String {
-    f.remote_ip.map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string())
+    f.remote_ip
+        .map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string())
 }
 
 fn principal_title(f: &Finding, p: &Principal) -> String {
@@ -67,7 +97,10 @@ fn principal_title(f: &Finding, p: &Principal) -> String {
         .and_then(|ev| main_api(f.finding_type, ev))
         .map_or_else(|| "A discovery API".to_owned(), |(api, _)| short(api));
     let (who, ip) = (principal_name(p), remote(f));
-    let list = f.intel.as_ref().map_or_else(String::new, |h| short(&h.list));
+    let list = f
+        .intel
+        .as_ref()
+        .map_or_else(String::new, |h| short(&h.list));
     match f.finding_type {
         FindingType::TorIpCaller => format!("{api} was called from Tor exit node {ip} by {who}"),
         FindingType::MaliciousIpCaller => {
@@ -127,8 +160,12 @@ fn principal_story(f: &Finding, p: &Principal, ev: &ApiEvidence) -> Vec<String> 
         out.extend(first_seen_sentences(ev));
     }
     if ev.apis.len() > 1 {
-        let listed: Vec<String> =
-            ev.apis.iter().take(LISTED).map(|c| format!("{} x{}", short(&c.api), c.count)).collect();
+        let listed: Vec<String> = ev
+            .apis
+            .iter()
+            .take(LISTED)
+            .map(|c| format!("{} x{}", short(&c.api), c.count))
+            .collect();
         out.push(format!("APIs in this finding: {}.", listed.join(", ")));
     }
     if p.instance_credentials {
@@ -144,25 +181,23 @@ fn principal_story(f: &Finding, p: &Principal, ev: &ApiEvidence) -> Vec<String> 
 
 /// "IAMUser "alice" (arn…) called ListBuckets (s3.amazonaws.com) 3 times between … from …."
 fn principal_activity(f: &Finding, p: &Principal, ev: &ApiEvidence) -> String {
-    let mut who = format!("{} \"{}\"", short(&p.identity_type), principal_name(p));
-    if let Some(arn) = non_blank(p.arn.as_deref()).filter(|a| Some(*a) != p.name.as_deref()) {
-        who.push_str(&format!(" ({})", short(arn)));
-    }
-    if let Some(key) = non_blank(p.access_key_id.as_deref()) {
-        who.push_str(&format!(" using access key {}", short(key)));
-    }
     let api = match main_api(f.finding_type, ev) {
         Some((api, Some(service))) => format!("{} ({})", short(api), short(service)),
         Some((api, None)) => short(api),
         None => "discovery APIs".to_owned(),
+    };
+    let what = if ev.apis.len() > 1 {
+        format!("made {}, including {api},", count_of(f.count, "call"))
+    } else {
+        format!("called {api} {}", count_of(f.count, "time"))
     };
     let from = f.remote_ip.map_or_else(
         || " with no remote IP address recorded (an AWS service or internal source)".to_owned(),
         |ip| format!(" from {ip}"),
     );
     format!(
-        "{who} called {api} {} between {} and {}{from}.",
-        count_of(f.count, "time"),
+        "{} {what} between {} and {}{from}.",
+        principal_intro(p),
         f.first_seen.to_rfc3339(),
         f.last_seen.max(f.first_seen).to_rfc3339()
     )
@@ -173,7 +208,11 @@ fn first_seen_sentences(ev: &ApiEvidence) -> Vec<String> {
     if !ev.new_apis.is_empty() {
         let listed: Vec<String> = ev.new_apis.iter().take(LISTED).map(|a| short(a)).collect();
         let more = ev.new_apis.len().saturating_sub(LISTED);
-        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
         out.push(format!(
             "The principal had never called {}{more} before.",
             listed.join(", ")
@@ -190,7 +229,10 @@ fn first_seen_sentences(ev: &ApiEvidence) -> Vec<String> {
         ));
     }
     if let Some(t) = ev.account_first_seen {
-        out.push(format!("Observation of this account began {}.", t.to_rfc3339()));
+        out.push(format!(
+            "Observation of this account began {}.",
+            t.to_rfc3339()
+        ));
     }
     out
 }
@@ -199,7 +241,10 @@ fn principal_details(ev: &ApiEvidence) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(call) = ev.apis.iter().find(|c| c.last_error.is_some()) {
         let error = short(call.last_error.as_deref().unwrap_or_default());
-        out.push(format!("The latest {} call failed with {error}.", short(&call.api)));
+        out.push(format!(
+            "The latest {} call failed with {error}.",
+            short(&call.api)
+        ));
     }
     if let Some(ua) = non_blank(ev.user_agent.as_deref()) {
         out.push(format!("User agent: {}.", truncate(ua, 160)));
@@ -209,10 +254,13 @@ fn principal_details(ev: &ApiEvidence) -> Vec<String> {
 
 fn ec2_story(f: &Finding, e: &Ec2Subject, ev: &NetworkEvidence) -> Vec<String> {
     let mut subject = short(&subject_label(e));
-    let place: Vec<String> = [e.local_ip.map(|i| i.to_string()), e.vpc_id.as_deref().map(short)]
-        .into_iter()
-        .flatten()
-        .collect();
+    let place: Vec<String> = [
+        e.local_ip.map(|i| i.to_string()),
+        e.vpc_id.as_deref().map(short),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     if !place.is_empty() {
         subject.push_str(&format!(" ({})", place.join(", ")));
     }
@@ -221,7 +269,11 @@ fn ec2_story(f: &Finding, e: &Ec2Subject, ev: &NetworkEvidence) -> Vec<String> {
         f.first_seen.to_rfc3339(),
         f.last_seen.max(f.first_seen).to_rfc3339()
     );
-    let proto = ev.protocol.as_deref().map(|p| format!("{} ", short(p))).unwrap_or_default();
+    let proto = ev
+        .protocol
+        .as_deref()
+        .map(|p| format!("{} ", short(p)))
+        .unwrap_or_default();
     let mut out = if f.finding_type == FindingType::PortProbeUnprotectedPort {
         probe_sentences(f, &subject, &proto, &window, ev)
     } else {

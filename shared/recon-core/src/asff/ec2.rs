@@ -24,7 +24,12 @@ pub(super) fn parts(f: &Finding, e: &Ec2Subject) -> Parts {
     } else {
         (connection(f, ev), outbound(f, e, ev))
     };
-    Parts { resource: resource(f, e), action: Some(action), network, fields: fields(probe, e, ev) }
+    Parts {
+        resource: resource(f, e),
+        action: Some(action),
+        network,
+        fields: fields(probe, e, ev),
+    }
 }
 
 /// How a flow-log subject is named in prose: instance id, else interface id, else address.
@@ -41,14 +46,21 @@ pub(super) fn subject_label(e: &Ec2Subject) -> String {
 }
 
 fn arn(f: &Finding, what: &str) -> String {
-    format!("arn:{}:ec2:{}:{}:{what}", f.partition, f.region, f.account_id)
+    format!(
+        "arn:{}:ec2:{}:{}:{what}",
+        f.partition, f.region, f.account_id
+    )
 }
 
 fn resource(f: &Finding, e: &Ec2Subject) -> Value {
     let instance = non_blank(e.instance_id.as_deref());
     let eni = non_blank(e.interface_id.as_deref());
     let (kind, id, details) = match (instance, eni) {
-        (Some(i), _) => ("AwsEc2Instance", arn(f, &format!("instance/{i}")), instance_details(e)),
+        (Some(i), _) => (
+            "AwsEc2Instance",
+            arn(f, &format!("instance/{i}")),
+            instance_details(e),
+        ),
         (None, Some(n)) => {
             let id = arn(f, &format!("network-interface/{n}"));
             ("AwsEc2NetworkInterface", id, interface_details(e))
@@ -61,17 +73,24 @@ fn resource(f: &Finding, e: &Ec2Subject) -> Value {
     r.str("Type", Some(kind), limits::RESOURCE_TYPE)
         .str("Id", Some(&id), limits::FREE_TEXT)
         .str("Partition", Some(&f.partition), limits::NAME)
-        .str("Region", Some(&f.region), limits::REGION)
+        .str("Region", Some(&f.region), usize::MAX)
         .opt("Details", d.into_opt());
     r.build()
 }
 
 fn instance_details(e: &Ec2Subject) -> Option<Value> {
     let mut o = Obj::new();
-    o.str("VpcId", e.vpc_id.as_deref(), limits::FREE_TEXT)
-        .str("SubnetId", e.subnet_id.as_deref(), limits::FREE_TEXT);
+    o.str("VpcId", e.vpc_id.as_deref(), limits::FREE_TEXT).str(
+        "SubnetId",
+        e.subnet_id.as_deref(),
+        limits::FREE_TEXT,
+    );
     if let Some(ip) = e.local_ip {
-        let key = if ip.is_ipv4() { "IpV4Addresses" } else { "IpV6Addresses" };
+        let key = if ip.is_ipv4() {
+            "IpV4Addresses"
+        } else {
+            "IpV6Addresses"
+        };
         o.val(key, vec![ip.to_string()]);
     }
     if let Some(eni) = non_blank(e.interface_id.as_deref()) {
@@ -84,7 +103,11 @@ fn instance_details(e: &Ec2Subject) -> Option<Value> {
 
 fn interface_details(e: &Ec2Subject) -> Option<Value> {
     let mut o = Obj::new();
-    o.str("NetworkInterfaceId", e.interface_id.as_deref(), limits::FREE_TEXT);
+    o.str(
+        "NetworkInterfaceId",
+        e.interface_id.as_deref(),
+        limits::FREE_TEXT,
+    );
     let mut addr = Obj::new();
     match e.local_ip {
         Some(ip @ IpAddr::V4(_)) => {
@@ -102,10 +125,13 @@ fn interface_details(e: &Ec2Subject) -> Option<Value> {
 
 /// Without instance or interface id the resource is `Other`, named by VPC and address.
 fn other_id(e: &Ec2Subject) -> String {
-    let parts: Vec<String> = [non_blank(e.vpc_id.as_deref()).map(str::to_owned), e.local_ip.map(|i| i.to_string())]
-        .into_iter()
-        .flatten()
-        .collect();
+    let parts: Vec<String> = [
+        non_blank(e.vpc_id.as_deref()).map(str::to_owned),
+        e.local_ip.map(|i| i.to_string()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     if parts.is_empty() {
         "unknown-ec2-subject".to_owned()
     } else {
@@ -118,7 +144,11 @@ fn other_details(e: &Ec2Subject) -> Option<Value> {
     // Details.Other values are limited to 1024 characters.
     o.str("VpcId", e.vpc_id.as_deref(), 1023)
         .str("SubnetId", e.subnet_id.as_deref(), 1023)
-        .str("LocalIp", e.local_ip.map(|i| i.to_string()).as_deref(), 1023);
+        .str(
+            "LocalIp",
+            e.local_ip.map(|i| i.to_string()).as_deref(),
+            1023,
+        );
     o.into_opt()
 }
 
@@ -128,7 +158,8 @@ fn protocol(ev: &NetworkEvidence, max: usize) -> Option<String> {
 
 fn port_details(p: &PortCount) -> Value {
     let mut o = Obj::new();
-    o.val("Port", p.port).str("PortName", p.name.as_deref(), limits::NAME);
+    o.val("Port", p.port)
+        .str("PortName", p.name.as_deref(), limits::NAME);
     o.build()
 }
 
@@ -147,7 +178,11 @@ fn connection(f: &Finding, ev: &NetworkEvidence) -> Value {
     c.str("ConnectionDirection", Some("OUT"), limits::NAME)
         .opt("RemoteIpDetails", ipv4_details(f.remote_ip))
         .opt("RemotePortDetails", ev.ports.first().map(port_details))
-        .str("Protocol", protocol(ev, limits::ACTION_PROTOCOL).as_deref(), limits::ACTION_PROTOCOL)
+        .str(
+            "Protocol",
+            protocol(ev, limits::ACTION_PROTOCOL).as_deref(),
+            limits::ACTION_PROTOCOL,
+        )
         .val("Blocked", ev.blocked);
     let mut o = Obj::new();
     o.str("ActionType", Some("NETWORK_CONNECTION"), limits::NAME)
@@ -167,7 +202,11 @@ fn port_probe(f: &Finding, e: &Ec2Subject, ev: &NetworkEvidence) -> Value {
     let details: Vec<Value> = if ev.ports.is_empty() {
         probe(None).into_iter().collect()
     } else {
-        ev.ports.iter().take(limits::PORT_PROBE_DETAILS).filter_map(|p| probe(Some(p))).collect()
+        ev.ports
+            .iter()
+            .take(limits::PORT_PROBE_DETAILS)
+            .filter_map(|p| probe(Some(p)))
+            .collect()
     };
     let mut a = Obj::new();
     if !details.is_empty() {
@@ -175,7 +214,8 @@ fn port_probe(f: &Finding, e: &Ec2Subject, ev: &NetworkEvidence) -> Value {
     }
     a.val("Blocked", ev.blocked);
     let mut o = Obj::new();
-    o.str("ActionType", Some("PORT_PROBE"), limits::NAME).val("PortProbeAction", a.build());
+    o.str("ActionType", Some("PORT_PROBE"), limits::NAME)
+        .val("PortProbeAction", a.build());
     o.build()
 }
 
@@ -197,30 +237,50 @@ fn network(direction: &str, source: Option<IpAddr>, dest: Option<IpAddr>) -> Obj
 /// Portscan: from the instance (source) to the scanned host (destination).
 fn outbound(f: &Finding, e: &Ec2Subject, ev: &NetworkEvidence) -> Option<Value> {
     let mut o = network("OUT", e.local_ip, f.remote_ip);
-    o.str("Protocol", protocol(ev, limits::NETWORK_PROTOCOL).as_deref(), limits::NETWORK_PROTOCOL);
+    o.str(
+        "Protocol",
+        protocol(ev, limits::NETWORK_PROTOCOL).as_deref(),
+        limits::NETWORK_PROTOCOL,
+    );
     Some(o.build())
 }
 
 /// PortProbe: from the scanner (source) to the instance's most-probed port (destination).
 fn inbound(f: &Finding, e: &Ec2Subject, ev: &NetworkEvidence) -> Option<Value> {
     let mut o = network("IN", f.remote_ip, e.local_ip);
-    o.str("Protocol", protocol(ev, limits::NETWORK_PROTOCOL).as_deref(), limits::NETWORK_PROTOCOL)
-        .opt("DestinationPort", ev.ports.first().map(|p| Value::from(p.port)));
+    o.str(
+        "Protocol",
+        protocol(ev, limits::NETWORK_PROTOCOL).as_deref(),
+        limits::NETWORK_PROTOCOL,
+    )
+    .opt(
+        "DestinationPort",
+        ev.ports.first().map(|p| Value::from(p.port)),
+    );
     Some(o.build())
 }
 
 /// Ports as `port/NAME xCOUNT`, comma-separated.
 pub(super) fn port_list(ports: &[PortCount], with_counts: bool) -> String {
     let one = |p: &PortCount| {
-        let name = non_blank(p.name.as_deref()).map(|n| format!(" ({n})")).unwrap_or_default();
-        let count = if with_counts { format!(" x{}", p.count) } else { String::new() };
+        let name = non_blank(p.name.as_deref())
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        let count = if with_counts {
+            format!(" x{}", p.count)
+        } else {
+            String::new()
+        };
         format!("{}{name}{count}", p.port)
     };
     ports.iter().map(one).collect::<Vec<_>>().join(", ")
 }
 
 fn fields(probe: bool, e: &Ec2Subject, ev: &NetworkEvidence) -> Fields {
-    let mut out: Fields = vec![("resource-role", if probe { "TARGET" } else { "ACTOR" }.into())];
+    let mut out: Fields = vec![(
+        "resource-role",
+        if probe { "TARGET" } else { "ACTOR" }.into(),
+    )];
     let optional = [
         ("instance-id", e.instance_id.clone()),
         ("interface-id", e.interface_id.clone()),

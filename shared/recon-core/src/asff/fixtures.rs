@@ -39,7 +39,9 @@ pub(super) fn assumed_role() -> Principal {
     Principal {
         key: format!("arn:aws:iam::{ACCOUNT}:role/deploy"),
         identity_type: "AssumedRole".into(),
-        arn: Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/deploy/ci-session")),
+        arn: Some(format!(
+            "arn:aws:sts::{ACCOUNT}:assumed-role/deploy/ci-session"
+        )),
         principal_id: Some("AROAEXAMPLEDEPLOY:ci-session".into()),
         name: Some("deploy".into()),
         access_key_id: Some("ASIAEXAMPLEDEPLOY001".into()),
@@ -60,7 +62,9 @@ pub(super) fn assumed_role() -> Principal {
 pub(super) fn instance_role() -> Principal {
     let mut p = assumed_role();
     p.key = format!("arn:aws:iam::{ACCOUNT}:role/web-instance");
-    p.arn = Some(format!("arn:aws:sts::{ACCOUNT}:assumed-role/web-instance/i-0adc17a5acb70d9ae"));
+    p.arn = Some(format!(
+        "arn:aws:sts::{ACCOUNT}:assumed-role/web-instance/i-0adc17a5acb70d9ae"
+    ));
     p.name = Some("web-instance".into());
     p.instance_credentials = true;
     p
@@ -122,7 +126,11 @@ pub(super) fn network_evidence(ports: &[(u16, Option<&str>, u64)]) -> NetworkEvi
         protocol: Some("TCP".into()),
         ports: ports
             .iter()
-            .map(|&(port, name, count)| PortCount { port, name: name.map(Into::into), count })
+            .map(|&(port, name, count)| PortCount {
+                port,
+                name: name.map(Into::into),
+                count,
+            })
             .collect(),
         distinct_ports: None,
         blocked: false,
@@ -131,7 +139,11 @@ pub(super) fn network_evidence(ports: &[(u16, Option<&str>, u64)]) -> NetworkEvi
 }
 
 pub(super) fn hit(kind: ListKind, list: &str, entry: &str) -> IntelHit {
-    IntelHit { kind, list: list.into(), entry: entry.into() }
+    IntelHit {
+        kind,
+        list: list.into(),
+        entry: entry.into(),
+    }
 }
 
 /// A finding with the given parts and fixed, ordered times.
@@ -145,7 +157,11 @@ pub(super) fn finding(
 ) -> Finding {
     let key = match &subject {
         Subject::Principal(p) => p.key.clone(),
-        Subject::Ec2(e) => e.instance_id.clone().or(e.interface_id.clone()).unwrap_or_default(),
+        Subject::Ec2(e) => e
+            .instance_id
+            .clone()
+            .or(e.interface_id.clone())
+            .unwrap_or_default(),
     };
     Finding {
         id: Finding::make_id(finding_type, ACCOUNT, &key, remote_ip),
@@ -198,7 +214,11 @@ pub(super) fn custom_caller_v6() -> Finding {
         Subject::Principal(iam_user()),
         Some(ip("2001:db8::7")),
         Some(hit(ListKind::Custom, "my-blocklist", "2001:db8::/32")),
-        Evidence::Api(api_evidence(&[("sts.amazonaws.com", "GetCallerIdentity", 3)])),
+        Evidence::Api(api_evidence(&[(
+            "sts.amazonaws.com",
+            "GetCallerIdentity",
+            3,
+        )])),
     )
 }
 

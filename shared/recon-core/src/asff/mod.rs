@@ -1,6 +1,6 @@
-//! The AWS Security Finding Format (ASFF): rendering [`Finding`]s for Security Hub's
-//! `BatchImportFindings`, checking rendered findings against the service's rules, and packing
-//! them into batches the API accepts.
+//! The AWS Security Finding Format (ASFF): rendering [`Finding`](crate::finding::Finding)s for
+//! Security Hub's `BatchImportFindings`, checking rendered findings against the service's rules,
+//! and packing them into batches the API accepts.
 //!
 //! Guarantees:
 //! - [`render`] emits one complete finding for a custom (own-account) integration: every required
@@ -161,12 +161,18 @@ mod tests {
 
     #[test]
     fn generator_ids_name_the_type() {
-        assert_eq!(generator_id(FindingType::TorIpCaller), "recon/Recon:IAMUser/TorIPCaller");
+        assert_eq!(
+            generator_id(FindingType::TorIpCaller),
+            "recon/Recon:IAMUser/TorIPCaller"
+        );
     }
 
     #[test]
     fn serialized_len_matches_serde() {
         let v = serde_json::json!({"a": [1, "é", null], "b": {"c": true}});
-        assert_eq!(serialized_len(&v), serde_json::to_string(&v).map_or(0, |s| s.len()));
+        assert_eq!(
+            serialized_len(&v),
+            serde_json::to_string(&v).map_or(0, |s| s.len())
+        );
     }
 }

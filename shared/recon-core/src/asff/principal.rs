@@ -10,9 +10,9 @@ use std::net::IpAddr;
 
 use serde_json::Value;
 
+use super::limits;
 use super::render::{Fields, Obj, Parts};
 use super::text::{human_duration, non_blank};
-use super::limits;
 use crate::finding::{ApiEvidence, Evidence, Finding, FindingType, Principal, SessionInfo};
 use crate::time::Timestamp;
 
@@ -45,7 +45,10 @@ pub(super) fn is_first_seen_type(t: FindingType) -> bool {
 /// otherwise the most frequent one.
 pub(super) fn main_api(t: FindingType, ev: &ApiEvidence) -> Option<(&str, Option<&str>)> {
     let service_of = |api: &str| {
-        ev.apis.iter().find(|c| c.api == api).and_then(|c| non_blank(Some(&c.service)))
+        ev.apis
+            .iter()
+            .find(|c| c.api == api)
+            .and_then(|c| non_blank(Some(&c.service)))
     };
     if is_first_seen_type(t) {
         if let Some(api) = ev.new_apis.iter().find_map(|a| non_blank(Some(a))) {
@@ -62,11 +65,15 @@ fn resource_id(p: &Principal) -> String {
     if let Some(key) = non_blank(p.access_key_id.as_deref()) {
         return format!("AWS::IAM::AccessKey:{key}");
     }
-    [Some(p.key.as_str()), p.arn.as_deref(), p.principal_id.as_deref()]
-        .into_iter()
-        .find_map(non_blank)
-        .unwrap_or("unknown-principal")
-        .to_owned()
+    [
+        Some(p.key.as_str()),
+        p.arn.as_deref(),
+        p.principal_id.as_deref(),
+    ]
+    .into_iter()
+    .find_map(non_blank)
+    .unwrap_or("unknown-principal")
+    .to_owned()
 }
 
 fn resource(f: &Finding, p: &Principal) -> Value {
@@ -76,21 +83,28 @@ fn resource(f: &Finding, p: &Principal) -> Value {
         .str("PrincipalName", p.name.as_deref(), limits::FREE_TEXT)
         .str("AccountId", p.account_id.as_deref(), limits::FREE_TEXT)
         .str("AccessKeyId", p.access_key_id.as_deref(), limits::FREE_TEXT)
-        .opt("SessionContext", p.session.as_ref().and_then(session_context));
+        .opt(
+            "SessionContext",
+            p.session.as_ref().and_then(session_context),
+        );
     let mut details = Obj::new();
     details.opt("AwsIamAccessKey", key.into_opt());
     let mut r = Obj::new();
     r.str("Type", Some("AwsIamAccessKey"), limits::RESOURCE_TYPE)
         .str("Id", Some(&resource_id(p)), limits::FREE_TEXT)
         .str("Partition", Some(&f.partition), limits::NAME)
-        .str("Region", Some(&f.region), limits::REGION)
+        .str("Region", Some(&f.region), usize::MAX)
         .opt("Details", details.into_opt());
     r.build()
 }
 
 fn session_context(s: &SessionInfo) -> Option<Value> {
     // ASFF wants a timestamp here: normalise it, and drop what does not parse.
-    let created = s.creation_date.as_deref().and_then(Timestamp::parse).map(|t| t.to_rfc3339());
+    let created = s
+        .creation_date
+        .as_deref()
+        .and_then(Timestamp::parse)
+        .map(|t| t.to_rfc3339());
     let mut attributes = Obj::new();
     attributes
         .opt("MfaAuthenticated", s.mfa_authenticated.map(Value::Bool))
@@ -98,18 +112,31 @@ fn session_context(s: &SessionInfo) -> Option<Value> {
     let mut issuer = Obj::new();
     issuer
         .str("Type", s.issuer_type.as_deref(), limits::FREE_TEXT)
-        .str("PrincipalId", s.issuer_principal_id.as_deref(), limits::FREE_TEXT)
+        .str(
+            "PrincipalId",
+            s.issuer_principal_id.as_deref(),
+            limits::FREE_TEXT,
+        )
         .str("Arn", s.issuer_arn.as_deref(), limits::FREE_TEXT)
-        .str("AccountId", s.issuer_account_id.as_deref(), limits::FREE_TEXT)
+        .str(
+            "AccountId",
+            s.issuer_account_id.as_deref(),
+            limits::FREE_TEXT,
+        )
         .str("UserName", s.issuer_user_name.as_deref(), limits::FREE_TEXT);
     let mut ctx = Obj::new();
-    ctx.opt("Attributes", attributes.into_opt()).opt("SessionIssuer", issuer.into_opt());
+    ctx.opt("Attributes", attributes.into_opt())
+        .opt("SessionIssuer", issuer.into_opt());
     ctx.into_opt()
 }
 
 fn action(f: &Finding, ev: &ApiEvidence) -> Value {
     let (api, service) = main_api(f.finding_type, ev).unzip();
-    let caller_type = if f.remote_ip.is_some() { "remoteip" } else { "domain" };
+    let caller_type = if f.remote_ip.is_some() {
+        "remoteip"
+    } else {
+        "domain"
+    };
     let remote = match f.remote_ip {
         Some(IpAddr::V4(ip)) => {
             let mut o = Obj::new();
@@ -124,7 +151,11 @@ fn action(f: &Finding, ev: &ApiEvidence) -> Value {
         .str("CallerType", Some(caller_type), limits::NAME)
         .opt("RemoteIpDetails", remote)
         .str("FirstSeen", Some(&f.first_seen.to_rfc3339()), limits::NAME)
-        .str("LastSeen", Some(&f.last_seen.max(f.first_seen).to_rfc3339()), limits::NAME);
+        .str(
+            "LastSeen",
+            Some(&f.last_seen.max(f.first_seen).to_rfc3339()),
+            limits::NAME,
+        );
     let mut o = Obj::new();
     o.str("ActionType", Some("AWS_API_CALL"), limits::NAME)
         .val("AwsApiCallAction", call.build());
@@ -132,9 +163,14 @@ fn action(f: &Finding, ev: &ApiEvidence) -> Value {
 }
 
 fn network(ip: IpAddr) -> Value {
-    let key = if ip.is_ipv4() { "SourceIpV4" } else { "SourceIpV6" };
+    let key = if ip.is_ipv4() {
+        "SourceIpV4"
+    } else {
+        "SourceIpV6"
+    };
     let mut o = Obj::new();
-    o.str("Direction", Some("IN"), limits::NAME).str(key, Some(&ip.to_string()), limits::NAME);
+    o.str("Direction", Some("IN"), limits::NAME)
+        .str(key, Some(&ip.to_string()), limits::NAME);
     o.build()
 }
 
@@ -148,7 +184,11 @@ fn fields(p: &Principal, ev: &ApiEvidence) -> Fields {
         ("principal/name", p.name.as_deref()),
         ("principal/access-key-id", p.access_key_id.as_deref()),
     ];
-    out.extend(optional.into_iter().filter_map(|(k, v)| Some((k, v?.to_owned()))));
+    out.extend(
+        optional
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v?.to_owned()))),
+    );
     if p.instance_credentials {
         out.push(("principal/instance-credentials", "true".to_owned()));
     }
@@ -184,7 +224,11 @@ fn evidence_fields(ev: &ApiEvidence) -> Fields {
         .apis
         .iter()
         .map(|c| {
-            let error = c.last_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+            let error = c
+                .last_error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default();
             format!("{}:{} x{}{error}", c.service, c.api, c.count)
         })
         .collect();

@@ -23,7 +23,8 @@ impl Obj {
     /// Sets a string, truncated to `max`, unless it is absent or blank.
     pub(super) fn str(&mut self, key: &str, value: Option<&str>, max: usize) -> &mut Self {
         if let Some(v) = non_blank(value) {
-            self.0.insert(key.to_owned(), Value::String(truncate(v, max)));
+            self.0
+                .insert(key.to_owned(), Value::String(truncate(v, max)));
         }
         self
     }
@@ -83,7 +84,11 @@ pub fn render(finding: &Finding) -> Value {
     classification(finding, &mut out);
     times(finding, &mut out);
     out.str("Title", Some(&describe::title(finding)), limits::TITLE)
-        .str("Description", Some(&describe::description(finding)), limits::DESCRIPTION)
+        .str(
+            "Description",
+            Some(&describe::description(finding)),
+            limits::DESCRIPTION,
+        )
         .val("Resources", vec![parts.resource])
         .opt("Action", parts.action)
         .opt("Network", parts.network)
@@ -93,14 +98,21 @@ pub fn render(finding: &Finding) -> Value {
     out.build()
 }
 
+/// Identifiers are emitted verbatim (cutting one would make it a different, still wrong, id):
+/// [`super::validate`] reports a malformed one. [`Finding::make_id`] already bounds the Id.
 fn identity(f: &Finding, out: &mut Obj) {
+    const VERBATIM: usize = usize::MAX;
     let arn = product_arn(&f.partition, &f.region, &f.account_id);
     out.str("SchemaVersion", Some(SCHEMA_VERSION), limits::NAME)
-        .str("Id", Some(&f.id), limits::ID)
-        .str("ProductArn", Some(&arn), 2048)
-        .str("GeneratorId", Some(&generator_id(f.finding_type)), limits::ID)
-        .str("AwsAccountId", Some(&f.account_id), limits::FREE_TEXT)
-        .str("Region", Some(&f.region), limits::FREE_TEXT)
+        .str("Id", Some(&f.id), VERBATIM)
+        .str("ProductArn", Some(&arn), VERBATIM)
+        .str(
+            "GeneratorId",
+            Some(&generator_id(f.finding_type)),
+            limits::ID,
+        )
+        .str("AwsAccountId", Some(&f.account_id), VERBATIM)
+        .str("Region", Some(&f.region), VERBATIM)
         .str("ProductName", Some(PRODUCT_NAME), limits::NAME)
         .str("CompanyName", Some(PRODUCT_NAME), limits::NAME)
         .str("RecordState", Some("ACTIVE"), limits::NAME);
@@ -109,7 +121,9 @@ fn identity(f: &Finding, out: &mut Obj) {
 fn classification(f: &Finding, out: &mut Obj) {
     let types = vec![Value::String(f.finding_type.asff_type())];
     let mut provider = Obj::new();
-    provider.val("Severity", severity(f.severity)).val("Types", types.clone());
+    provider
+        .val("Severity", severity(f.severity))
+        .val("Types", types.clone());
     out.val("Severity", severity(f.severity))
         .val("Types", types)
         .val("FindingProviderFields", provider.build());
@@ -132,7 +146,11 @@ fn times(f: &Finding, out: &mut Obj) {
     let last = f.last_seen.max(f.first_seen);
     out.str("CreatedAt", Some(&f.created_at.to_rfc3339()), limits::NAME)
         .str("UpdatedAt", Some(&updated.to_rfc3339()), limits::NAME)
-        .str("FirstObservedAt", Some(&f.first_seen.to_rfc3339()), limits::NAME)
+        .str(
+            "FirstObservedAt",
+            Some(&f.first_seen.to_rfc3339()),
+            limits::NAME,
+        )
         .str("LastObservedAt", Some(&last.to_rfc3339()), limits::NAME);
 }
 
@@ -141,13 +159,21 @@ fn times(f: &Finding, out: &mut Obj) {
 fn threat_intel(f: &Finding) -> Option<Value> {
     let hit = f.intel.as_ref().filter(|h| h.kind != ListKind::Trusted)?;
     let ip = f.remote_ip?;
-    let kind = if ip.is_ipv4() { "IPV4_ADDRESS" } else { "IPV6_ADDRESS" };
+    let kind = if ip.is_ipv4() {
+        "IPV4_ADDRESS"
+    } else {
+        "IPV6_ADDRESS"
+    };
     let source = non_blank(Some(&hit.list)).unwrap_or(list_kind_name(hit.kind));
     let mut o = Obj::new();
     o.str("Type", Some(kind), limits::NAME)
         .str("Value", Some(&ip.to_string()), limits::THREAT_INTEL_VALUE)
         .str("Source", Some(source), limits::THREAT_INTEL_SOURCE)
-        .str("LastObservedAt", Some(&f.last_seen.max(f.first_seen).to_rfc3339()), limits::NAME);
+        .str(
+            "LastObservedAt",
+            Some(&f.last_seen.max(f.first_seen).to_rfc3339()),
+            limits::NAME,
+        );
     Some(Value::Array(vec![o.build()]))
 }
 
@@ -183,8 +209,14 @@ fn product_fields(f: &Finding, subject: Fields) -> Value {
         if map.len() == limits::PRODUCT_FIELDS {
             break;
         }
-        let key = truncate(&format!("{PRODUCT_FIELDS_PREFIX}{key}"), limits::PRODUCT_FIELD_KEY);
-        map.insert(key, Value::String(truncate(&value, limits::PRODUCT_FIELD_VALUE)));
+        let key = truncate(
+            &format!("{PRODUCT_FIELDS_PREFIX}{key}"),
+            limits::PRODUCT_FIELD_KEY,
+        );
+        map.insert(
+            key,
+            Value::String(truncate(&value, limits::PRODUCT_FIELD_VALUE)),
+        );
     }
     Value::Object(map)
 }
@@ -213,7 +245,8 @@ fn remediation(f: &Finding) -> Option<Value> {
         ),
     };
     let mut rec = Obj::new();
-    rec.str("Text", Some(text), limits::REMEDIATION_TEXT).str("Url", Some(url), 2048);
+    rec.str("Text", Some(text), limits::REMEDIATION_TEXT)
+        .str("Url", Some(url), 2048);
     let mut o = Obj::new();
     o.val("Recommendation", rec.build());
     o.into_opt()
@@ -243,7 +276,9 @@ mod tests {
     }
 
     fn field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-        v["ProductFields"].get(format!("recon/{key}")).and_then(Value::as_str)
+        v["ProductFields"]
+            .get(format!("recon/{key}"))
+            .and_then(Value::as_str)
     }
 
     #[test]
@@ -272,18 +307,23 @@ mod tests {
             assert_eq!(v["Resources"].as_array().map(Vec::len), Some(1));
             assert_eq!(field(&v, "finding-type"), Some(f.finding_type.name()));
             assert_eq!(field(&v, "count"), Some("3"));
-            let fields = v["ProductFields"].as_object().expect("ProductFields object");
+            let fields = v["ProductFields"]
+                .as_object()
+                .expect("ProductFields object");
             assert!(fields.keys().all(|k| k.starts_with("recon/")), "{fields:?}");
             assert!(v["Remediation"]["Recommendation"]["Text"].is_string());
         }
     }
 
     #[test]
-    fn tor_caller_from_an_iam_user() {
+    fn tor_caller_resource_and_action() {
         let v = rendered(&fixtures::tor_caller());
         assert_eq!(v["Severity"], json!({"Label": "MEDIUM", "Original": "5.0"}));
         assert_eq!(at(&v, "/Resources/0/Type"), "AwsIamAccessKey");
-        assert_eq!(at(&v, "/Resources/0/Id"), "AWS::IAM::AccessKey:AKIAEXAMPLEALICE0001");
+        assert_eq!(
+            at(&v, "/Resources/0/Id"),
+            "AWS::IAM::AccessKey:AKIAEXAMPLEALICE0001"
+        );
         assert_eq!(at(&v, "/Resources/0/Partition"), "aws");
         let key = at(&v, "/Resources/0/Details/AwsIamAccessKey");
         assert_eq!(key["PrincipalName"], "alice");
@@ -298,7 +338,15 @@ mod tests {
         assert_eq!(call["CallerType"], "remoteip");
         assert_eq!(call["RemoteIpDetails"]["IpAddressV4"], "203.0.113.7");
         assert_eq!(call["FirstSeen"], "2024-05-01T10:00:00.000Z");
-        assert_eq!(v["Network"], json!({"Direction": "IN", "SourceIpV4": "203.0.113.7"}));
+    }
+
+    #[test]
+    fn tor_caller_network_intel_and_prose() {
+        let v = rendered(&fixtures::tor_caller());
+        assert_eq!(
+            v["Network"],
+            json!({"Direction": "IN", "SourceIpV4": "203.0.113.7"})
+        );
         assert_eq!(
             v["ThreatIntelIndicators"],
             json!([{"Type": "IPV4_ADDRESS", "Value": "203.0.113.7", "Source": "tor-exit-nodes",
@@ -306,11 +354,20 @@ mod tests {
         );
         assert_eq!(field(&v, "threat-list/name"), Some("tor-exit-nodes"));
         assert_eq!(field(&v, "threat-list/entry"), Some("203.0.113.7"));
-        assert_eq!(field(&v, "evidence/apis"), Some("s3.amazonaws.com:ListBuckets x3"));
+        assert_eq!(
+            field(&v, "evidence/apis"),
+            Some("s3.amazonaws.com:ListBuckets x3")
+        );
         let title = v["Title"].as_str().unwrap_or_default();
         assert!(title.contains("ListBuckets") && title.contains("Tor") && title.contains("alice"));
         let text = v["Description"].as_str().unwrap_or_default();
-        for needle in ["alice", "ListBuckets", "203.0.113.7", "3 times", "tor-exit-nodes"] {
+        for needle in [
+            "alice",
+            "ListBuckets",
+            "203.0.113.7",
+            "3 times",
+            "tor-exit-nodes",
+        ] {
             assert!(text.contains(needle), "{needle} missing from {text}");
         }
     }
@@ -318,17 +375,29 @@ mod tests {
     #[test]
     fn malicious_caller_from_an_assumed_role_session() {
         let v = rendered(&fixtures::malicious_caller());
-        assert_eq!(at(&v, "/Resources/0/Id"), "AWS::IAM::AccessKey:ASIAEXAMPLEDEPLOY001");
+        assert_eq!(
+            at(&v, "/Resources/0/Id"),
+            "AWS::IAM::AccessKey:ASIAEXAMPLEDEPLOY001"
+        );
         let ctx = at(&v, "/Resources/0/Details/AwsIamAccessKey/SessionContext");
         assert_eq!(ctx["Attributes"]["MfaAuthenticated"], false);
-        assert_eq!(ctx["Attributes"]["CreationDate"], "2024-05-01T09:58:00.000Z");
+        assert_eq!(
+            ctx["Attributes"]["CreationDate"],
+            "2024-05-01T09:58:00.000Z"
+        );
         assert_eq!(ctx["SessionIssuer"]["Type"], "Role");
-        assert_eq!(ctx["SessionIssuer"]["Arn"], format!("arn:aws:iam::{ACCOUNT}:role/deploy"));
+        assert_eq!(
+            ctx["SessionIssuer"]["Arn"],
+            format!("arn:aws:iam::{ACCOUNT}:role/deploy")
+        );
         assert_eq!(ctx["SessionIssuer"]["UserName"], "deploy");
         assert_eq!(ctx["SessionIssuer"]["AccountId"], ACCOUNT);
         assert_eq!(at(&v, "/Action/AwsApiCallAction/Api"), "DescribeInstances");
         assert_eq!(v["ThreatIntelIndicators"][0]["Source"], "proofpoint");
-        assert!(v["Description"].as_str().unwrap_or_default().contains("198.51.100.0/24"));
+        assert!(v["Description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("198.51.100.0/24"));
     }
 
     #[test]
@@ -336,31 +405,67 @@ mod tests {
         let v = rendered(&fixtures::custom_caller_v6());
         let call = at(&v, "/Action/AwsApiCallAction");
         assert_eq!(call["CallerType"], "remoteip");
-        assert!(call.get("RemoteIpDetails").is_none(), "ASFF has no IPv6 field there");
-        assert_eq!(v["Network"], json!({"Direction": "IN", "SourceIpV6": "2001:db8::7"}));
+        assert!(
+            call.get("RemoteIpDetails").is_none(),
+            "ASFF has no IPv6 field there"
+        );
+        assert_eq!(
+            v["Network"],
+            json!({"Direction": "IN", "SourceIpV6": "2001:db8::7"})
+        );
         assert_eq!(v["ThreatIntelIndicators"][0]["Type"], "IPV6_ADDRESS");
         assert_eq!(v["ThreatIntelIndicators"][0]["Value"], "2001:db8::7");
-        assert_eq!(v["Types"][0], "TTPs/Discovery/Recon:IAMUser-MaliciousIPCaller.Custom");
-        assert!(v["Title"].as_str().unwrap_or_default().contains("my-blocklist"));
+        assert_eq!(
+            v["Types"][0],
+            "TTPs/Discovery/Recon:IAMUser-MaliciousIPCaller.Custom"
+        );
+        assert!(v["Title"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("my-blocklist"));
     }
 
     #[test]
     fn network_permissions_by_root_without_access_key() {
         let v = rendered(&fixtures::network_permissions_root());
         assert_eq!(at(&v, "/Resources/0/Type"), "AwsIamAccessKey");
-        assert_eq!(at(&v, "/Resources/0/Id"), format!("arn:aws:iam::{ACCOUNT}:root"));
+        assert_eq!(
+            at(&v, "/Resources/0/Id"),
+            format!("arn:aws:iam::{ACCOUNT}:root")
+        );
         let key = at(&v, "/Resources/0/Details/AwsIamAccessKey");
         assert!(key.get("AccessKeyId").is_none() && key.get("PrincipalName").is_none());
         assert_eq!(key["PrincipalType"], "Root");
         // The new API, not the most frequent one.
-        assert_eq!(at(&v, "/Action/AwsApiCallAction/Api"), "DescribeSecurityGroups");
-        assert_eq!(at(&v, "/Action/AwsApiCallAction/ServiceName"), "ec2.amazonaws.com");
+        assert_eq!(
+            at(&v, "/Action/AwsApiCallAction/Api"),
+            "DescribeSecurityGroups"
+        );
+        assert_eq!(
+            at(&v, "/Action/AwsApiCallAction/ServiceName"),
+            "ec2.amazonaws.com"
+        );
         assert!(v.get("ThreatIntelIndicators").is_none());
-        assert_eq!(field(&v, "new-apis"), Some("DescribeSecurityGroups, DescribeRouteTables"));
+        assert_eq!(
+            field(&v, "new-apis"),
+            Some("DescribeSecurityGroups, DescribeRouteTables")
+        );
         assert_eq!(field(&v, "baseline/age"), Some("11d 2h 0m"));
-        assert_eq!(field(&v, "baseline/principal-first-seen"), Some("2024-04-20T08:00:00.000Z"));
+        assert_eq!(
+            field(&v, "baseline/principal-first-seen"),
+            Some("2024-04-20T08:00:00.000Z")
+        );
+        let title = v["Title"].as_str().unwrap_or_default();
+        assert!(
+            title.starts_with("The root user called network-permission"),
+            "{title}"
+        );
         let text = v["Description"].as_str().unwrap_or_default();
-        for needle in ["never called DescribeSecurityGroups", "11d 2h 0m", "2024-04-20"] {
+        for needle in [
+            "never called DescribeSecurityGroups",
+            "11d 2h 0m",
+            "2024-04-20",
+        ] {
             assert!(text.contains(needle), "{needle} missing from {text}");
         }
     }
@@ -369,11 +474,20 @@ mod tests {
     fn resource_permissions_with_instance_credentials_is_high() {
         let v = rendered(&fixtures::resource_permissions_instance());
         assert_eq!(v["Severity"], json!({"Label": "HIGH", "Original": "8.0"}));
-        assert_eq!(v["Types"][0], "TTPs/Discovery/Recon:IAMUser-ResourcePermissions");
+        assert_eq!(
+            v["Types"][0],
+            "TTPs/Discovery/Recon:IAMUser-ResourcePermissions"
+        );
         assert_eq!(field(&v, "principal/instance-credentials"), Some("true"));
-        assert_eq!(field(&v, "last-error"), Some("DescribeInstances: AccessDenied"));
+        assert_eq!(
+            field(&v, "last-error"),
+            Some("DescribeInstances: AccessDenied")
+        );
         let text = v["Description"].as_str().unwrap_or_default();
-        assert!(text.contains("EC2 instance") && text.contains("AccessDenied"), "{text}");
+        assert!(
+            text.contains("EC2 instance") && text.contains("AccessDenied"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -400,12 +514,18 @@ mod tests {
         assert_eq!(details["VpcId"], "vpc-0example");
         assert_eq!(details["SubnetId"], "subnet-0example");
         assert_eq!(details["IpV4Addresses"], json!(["10.0.1.15"]));
-        assert_eq!(details["NetworkInterfaces"], json!([{"NetworkInterfaceId": "eni-0a1b2c3d4e5f60718"}]));
+        assert_eq!(
+            details["NetworkInterfaces"],
+            json!([{"NetworkInterfaceId": "eni-0a1b2c3d4e5f60718"}])
+        );
         assert_eq!(at(&v, "/Action/ActionType"), "NETWORK_CONNECTION");
         let conn = at(&v, "/Action/NetworkConnectionAction");
         assert_eq!(conn["ConnectionDirection"], "OUT");
         assert_eq!(conn["RemoteIpDetails"]["IpAddressV4"], "10.0.9.9");
-        assert_eq!(conn["RemotePortDetails"], json!({"Port": 22, "PortName": "SSH"}));
+        assert_eq!(
+            conn["RemotePortDetails"],
+            json!({"Port": 22, "PortName": "SSH"})
+        );
         assert_eq!(conn["Protocol"], "TCP");
         assert_eq!(conn["Blocked"], true);
         assert_eq!(
@@ -416,7 +536,12 @@ mod tests {
         assert_eq!(field(&v, "resource-role"), Some("ACTOR"));
         assert_eq!(field(&v, "distinct-ports"), Some("120"));
         let text = v["Description"].as_str().unwrap_or_default();
-        for needle in ["i-0123456789abcdef0", "120 distinct TCP ports", "10.0.9.9", "rejected"] {
+        for needle in [
+            "i-0123456789abcdef0",
+            "120 distinct TCP ports",
+            "10.0.9.9",
+            "rejected",
+        ] {
             assert!(text.contains(needle), "{needle} missing from {text}");
         }
     }
@@ -431,7 +556,10 @@ mod tests {
         );
         let nic = at(&v, "/Resources/0/Details/AwsEc2NetworkInterface");
         assert_eq!(nic["NetworkInterfaceId"], "eni-0fedcba9876543210");
-        assert_eq!(nic["PrivateIpAddresses"], json!([{"PrivateIpAddress": "10.0.2.7"}]));
+        assert_eq!(
+            nic["PrivateIpAddresses"],
+            json!([{"PrivateIpAddress": "10.0.2.7"}])
+        );
         assert_eq!(at(&v, "/Action/ActionType"), "PORT_PROBE");
         let probe = at(&v, "/Action/PortProbeAction");
         assert_eq!(probe["Blocked"], false);
@@ -442,7 +570,13 @@ mod tests {
                    "LocalIpDetails": {"IpAddressV4": "10.0.2.7"},
                    "RemoteIpDetails": {"IpAddressV4": "198.51.100.99"}})
         );
-        assert_eq!(at(&v, "/Action/PortProbeAction/PortProbeDetails/1/LocalPortDetails/Port"), 22);
+        assert_eq!(
+            at(
+                &v,
+                "/Action/PortProbeAction/PortProbeDetails/1/LocalPortDetails/Port"
+            ),
+            22
+        );
         assert_eq!(
             v["Network"],
             json!({"Direction": "IN", "Protocol": "TCP", "SourceIpV4": "198.51.100.99",
@@ -452,18 +586,30 @@ mod tests {
         assert_eq!(field(&v, "resource-role"), Some("TARGET"));
         let title = v["Title"].as_str().unwrap_or_default();
         assert!(title.contains("9200 (Elasticsearch)") && title.contains("198.51.100.99"));
-        assert!(v["Description"].as_str().unwrap_or_default().contains("accepted"));
+        assert!(v["Description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("accepted"));
     }
 
     #[test]
     fn port_probe_details_are_bounded() {
         let mut f = fixtures::port_probe();
         if let Evidence::Network(ev) = &mut f.evidence {
-            ev.ports = (1000..1100).map(|port| PortCount { port, name: None, count: 1 }).collect();
+            ev.ports = (1000..1100)
+                .map(|port| PortCount {
+                    port,
+                    name: None,
+                    count: 1,
+                })
+                .collect();
         }
         let v = rendered(&f);
         let details = at(&v, "/Action/PortProbeAction/PortProbeDetails");
-        assert_eq!(details.as_array().map(Vec::len), Some(limits::PORT_PROBE_DETAILS));
+        assert_eq!(
+            details.as_array().map(Vec::len),
+            Some(limits::PORT_PROBE_DETAILS)
+        );
     }
 
     #[test]
@@ -484,7 +630,10 @@ mod tests {
     #[test]
     fn a_bare_flow_subject_becomes_an_other_resource() {
         let mut f = fixtures::portscan();
-        f.subject = Subject::Ec2(Ec2Subject { local_ip: Some(ip("10.0.0.8")), ..Default::default() });
+        f.subject = Subject::Ec2(Ec2Subject {
+            local_ip: Some(ip("10.0.0.8")),
+            ..Default::default()
+        });
         let v = rendered(&f);
         assert_eq!(at(&v, "/Resources/0/Type"), "Other");
         assert_eq!(at(&v, "/Resources/0/Id"), "10.0.0.8");
@@ -515,6 +664,19 @@ mod tests {
     }
 
     #[test]
+    fn malformed_identifiers_are_kept_and_reported() {
+        let mut f = fixtures::tor_caller();
+        f.account_id = "1234".into();
+        f.region = String::new();
+        let v = render(&f);
+        assert_eq!(v["AwsAccountId"], "1234");
+        assert!(v.get("Region").is_none());
+        let found = validate(&v).err().unwrap_or_default();
+        assert!(found.iter().any(|x| x.path == "AwsAccountId"), "{found:?}");
+        assert!(found.iter().any(|x| x.path == "ProductArn"), "{found:?}");
+    }
+
+    #[test]
     fn out_of_order_times_are_clamped() {
         let mut f = fixtures::tor_caller();
         f.updated_at = fixtures::ts("2024-05-01T09:00:00Z");
@@ -535,11 +697,17 @@ mod tests {
         }
         if let Evidence::Api(ev) = &mut f.evidence {
             ev.user_agent = Some("Mozilla/5.0 ".repeat(900)); // ~10 kB
-            ev.event_ids = (0..20).map(|i| format!("{i}-{}", "e".repeat(3_000))).collect();
+            ev.event_ids = (0..20)
+                .map(|i| format!("{i}-{}", "e".repeat(3_000)))
+                .collect();
             ev.apis[0].api = "A".repeat(3_000);
             ev.apis[0].service = "😀".repeat(3_000);
         }
-        f.intel = Some(fixtures::hit(ListKind::Custom, &"L".repeat(4_000), &"E".repeat(4_000)));
+        f.intel = Some(fixtures::hit(
+            ListKind::Custom,
+            &"L".repeat(4_000),
+            &"E".repeat(4_000),
+        ));
         let v = rendered(&f);
         assert!(serialized_len(&v) < MAX_FINDING_BYTES / 4);
         let title = v["Title"].as_str().unwrap_or_default();
@@ -547,11 +715,18 @@ mod tests {
         let desc = v["Description"].as_str().unwrap_or_default();
         assert!(desc.chars().count() <= 1024);
         let name = at(&v, "/Resources/0/Details/AwsIamAccessKey/PrincipalName");
-        assert!(name.as_str().is_some_and(|n| n.ends_with('…') && n.len() < huge_name.len()));
+        assert!(name
+            .as_str()
+            .is_some_and(|n| n.ends_with('…') && n.len() < huge_name.len()));
         let api = at(&v, "/Action/AwsApiCallAction/Api");
         assert_eq!(api.as_str().map(|a| a.chars().count()), Some(128));
         let ua = field(&v, "evidence/user-agent").unwrap_or_default();
         assert!(ua.chars().count() == 2048 && ua.ends_with('…'));
-        assert_eq!(v["ThreatIntelIndicators"][0]["Source"].as_str().map(str::len), Some(63 + 3));
+        assert_eq!(
+            v["ThreatIntelIndicators"][0]["Source"]
+                .as_str()
+                .map(str::len),
+            Some(63 + 3)
+        );
     }
 }

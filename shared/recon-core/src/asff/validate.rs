@@ -18,8 +18,14 @@ use crate::time::Timestamp;
 /// The pattern every `Types` entry must match.
 pub const TYPES_PATTERN: &str = "^([^/]+)(/[^/]+){0,2}$";
 
-const PARTITIONS: [&str; 6] =
-    ["aws", "aws-cn", "aws-us-gov", "aws-us-iso", "aws-us-iso-b", "AzureCloud"];
+const PARTITIONS: [&str; 6] = [
+    "aws",
+    "aws-cn",
+    "aws-us-gov",
+    "aws-us-iso",
+    "aws-us-iso-b",
+    "AzureCloud",
+];
 const SEVERITY_LABELS: [&str; 5] = ["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"];
 const ACTIONS: [(&str, &str); 4] = [
     ("NETWORK_CONNECTION", "NetworkConnectionAction"),
@@ -40,8 +46,14 @@ const INDICATOR_TYPES: [&str; 11] = [
     "PROCESS",
     "URL",
 ];
-const INDICATOR_CATEGORIES: [&str; 6] =
-    ["BACKDOOR", "CARD_STEALER", "COMMAND_AND_CONTROL", "DROP_SITE", "EXPLOIT_SITE", "KEYLOGGER"];
+const INDICATOR_CATEGORIES: [&str; 6] = [
+    "BACKDOOR",
+    "CARD_STEALER",
+    "COMMAND_AND_CONTROL",
+    "DROP_SITE",
+    "EXPLOIT_SITE",
+    "KEYLOGGER",
+];
 
 /// One broken rule: the attribute path (e.g. `Types[0]`, `ProductFields["aws/x"]`) and what is
 /// wrong with it. Displays as `<path>: <message>`.
@@ -67,17 +79,26 @@ pub fn validate_batch(findings: &[Value]) -> Result<(), Vec<Violation>> {
     let mut c = Checker::default();
     let n = findings.len();
     if n == 0 || n > MAX_FINDINGS_PER_BATCH {
-        c.flag("Findings", format!("must hold 1–{MAX_FINDINGS_PER_BATCH} findings, holds {n}"));
+        c.flag(
+            "Findings",
+            format!("must hold 1–{MAX_FINDINGS_PER_BATCH} findings, holds {n}"),
+        );
     }
     let bytes = request_len(findings);
     if bytes > MAX_BATCH_BYTES {
-        c.flag("Findings", format!("request is {bytes} bytes, over the {MAX_BATCH_BYTES} limit"));
+        c.flag(
+            "Findings",
+            format!("request is {bytes} bytes, over the {MAX_BATCH_BYTES} limit"),
+        );
     }
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, f) in findings.iter().enumerate() {
         if let Some(id) = f.get("Id").and_then(Value::as_str) {
             if let Some(first) = seen.insert(id, i) {
-                c.flag(format!("[{i}].Id"), format!("duplicates the Id of finding [{first}]"));
+                c.flag(
+                    format!("[{i}].Id"),
+                    format!("duplicates the Id of finding [{first}]"),
+                );
             }
         }
         check_finding(&mut c, f, &format!("[{i}]"));
@@ -112,7 +133,10 @@ struct Checker {
 
 impl Checker {
     fn flag(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.out.push(Violation { path: path.into(), message: message.into() });
+        self.out.push(Violation {
+            path: path.into(),
+            message: message.into(),
+        });
     }
 
     fn finish(self) -> Result<(), Vec<Violation>> {
@@ -124,7 +148,12 @@ impl Checker {
     }
 
     /// The string at `key`, flagging a value of another type. Null is left to the value walk.
-    fn string<'a>(&mut self, obj: &'a Map<String, Value>, key: &str, base: &str) -> Option<&'a str> {
+    fn string<'a>(
+        &mut self,
+        obj: &'a Map<String, Value>,
+        key: &str,
+        base: &str,
+    ) -> Option<&'a str> {
         match obj.get(key) {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s),
@@ -136,7 +165,12 @@ impl Checker {
     }
 
     /// Like [`Checker::string`], and flags a missing value.
-    fn required<'a>(&mut self, obj: &'a Map<String, Value>, key: &str, base: &str) -> Option<&'a str> {
+    fn required<'a>(
+        &mut self,
+        obj: &'a Map<String, Value>,
+        key: &str,
+        base: &str,
+    ) -> Option<&'a str> {
         if obj.get(key).is_none_or(Value::is_null) {
             self.flag(child(base, key), "is required");
             return None;
@@ -197,7 +231,10 @@ impl Checker {
         // `Timestamp::parse` also takes a space for the `T`; ASFF does not.
         let t = Timestamp::parse(s).filter(|_| s.as_bytes().get(10) == Some(&b'T'));
         if t.is_none() {
-            self.flag(child(base, key), format!("{s:?} is not an ISO 8601 timestamp"));
+            self.flag(
+                child(base, key),
+                format!("{s:?} is not an ISO 8601 timestamp"),
+            );
         }
         t
     }
@@ -212,7 +249,11 @@ impl Checker {
 
     fn ip(&mut self, obj: &Map<String, Value>, key: &str, base: &str, v6: bool) {
         if let Some(s) = self.string(obj, key, base) {
-            let ok = if v6 { s.parse::<Ipv6Addr>().is_ok() } else { s.parse::<Ipv4Addr>().is_ok() };
+            let ok = if v6 {
+                s.parse::<Ipv6Addr>().is_ok()
+            } else {
+                s.parse::<Ipv4Addr>().is_ok()
+            };
             if !ok {
                 let kind = if v6 { "IPv6" } else { "IPv4" };
                 self.flag(child(base, key), format!("{s:?} is not an {kind} address"));
@@ -239,14 +280,20 @@ fn check_finding(c: &mut Checker, v: &Value, prefix: &str) {
     check_values(c, v, prefix);
     let bytes = serialized_len(v);
     if bytes > MAX_FINDING_BYTES {
-        c.flag(root(prefix), format!("is {bytes} bytes, over the {MAX_FINDING_BYTES} limit"));
+        c.flag(
+            root(prefix),
+            format!("is {bytes} bytes, over the {MAX_FINDING_BYTES} limit"),
+        );
     }
 }
 
 fn check_identity(c: &mut Checker, obj: &Map<String, Value>, p: &str) {
     if let Some(s) = c.required(obj, "SchemaVersion", p) {
         if s != SCHEMA_VERSION {
-            c.flag(child(p, "SchemaVersion"), format!("must be {SCHEMA_VERSION}, is {s:?}"));
+            c.flag(
+                child(p, "SchemaVersion"),
+                format!("must be {SCHEMA_VERSION}, is {s:?}"),
+            );
         }
     }
     for (key, max) in [
@@ -261,7 +308,10 @@ fn check_identity(c: &mut Checker, obj: &Map<String, Value>, p: &str) {
     }
     if let Some(s) = c.required(obj, "AwsAccountId", p) {
         if s.len() != 12 || !s.bytes().all(|b| b.is_ascii_digit()) {
-            c.flag(child(p, "AwsAccountId"), format!("must be exactly 12 digits, is {s:?}"));
+            c.flag(
+                child(p, "AwsAccountId"),
+                format!("must be exactly 12 digits, is {s:?}"),
+            );
         }
     }
     c.bounded(obj, "Region", p, limits::REGION);
@@ -299,7 +349,10 @@ fn check_product_arn(c: &mut Checker, obj: &Map<String, Value>, p: &str) {
     };
     if let Some(id) = obj.get("AwsAccountId").and_then(Value::as_str) {
         if id != account {
-            c.flag(&path, format!("account {account} does not match AwsAccountId {id}"));
+            c.flag(
+                &path,
+                format!("account {account} does not match AwsAccountId {id}"),
+            );
         }
     }
     if let Some(r) = obj.get("Region").and_then(Value::as_str) {
@@ -318,16 +371,25 @@ fn check_classification(c: &mut Checker, obj: &Map<String, Value>, p: &str) {
         has_types |= check_types(c, fpf.get("Types"), &child(&fpf_path, "Types"));
         has_severity |= check_severity(c, fpf.get("Severity"), &child(&fpf_path, "Severity"));
         for key in ["Confidence", "Criticality"] {
-            if fpf.get(key).is_some_and(|v| v.as_u64().is_none_or(|n| n > 100)) {
+            if fpf
+                .get(key)
+                .is_some_and(|v| v.as_u64().is_none_or(|n| n > 100))
+            {
                 c.flag(child(&fpf_path, key), "must be an integer 0–100");
             }
         }
     }
     if !has_types {
-        c.flag(child(p, "Types"), "is required (top-level or in FindingProviderFields)");
+        c.flag(
+            child(p, "Types"),
+            "is required (top-level or in FindingProviderFields)",
+        );
     }
     if !has_severity {
-        c.flag(child(p, "Severity"), "is required (top-level or in FindingProviderFields)");
+        c.flag(
+            child(p, "Severity"),
+            "is required (top-level or in FindingProviderFields)",
+        );
     }
 }
 
@@ -347,7 +409,13 @@ fn check_types(c: &mut Checker, v: Option<&Value>, path: &str) -> bool {
             Some(s) => {
                 let ns = s.split('/').next().unwrap_or_default();
                 if !TYPE_NAMESPACES.contains(&ns) {
-                    c.flag(item, format!("namespace {ns:?} is not one of {}", TYPE_NAMESPACES.join(", ")));
+                    c.flag(
+                        item,
+                        format!(
+                            "namespace {ns:?} is not one of {}",
+                            TYPE_NAMESPACES.join(", ")
+                        ),
+                    );
                 }
             }
         }
@@ -373,7 +441,10 @@ fn check_severity(c: &mut Checker, v: Option<&Value>, path: &str) -> bool {
     match sev.get("Normalized") {
         None => {
             if !sev.contains_key("Label") {
-                c.flag(child(path, "Label"), "is required (or the deprecated Normalized)");
+                c.flag(
+                    child(path, "Label"),
+                    "is required (or the deprecated Normalized)",
+                );
             }
         }
         Some(n) if n.as_u64().is_some_and(|n| n <= 100) => {}
@@ -388,7 +459,15 @@ fn check_severity(c: &mut Checker, v: Option<&Value>, path: &str) -> bool {
 
 fn check_times(c: &mut Checker, obj: &Map<String, Value>, p: &str) {
     let mut times = [None; 4];
-    for (i, key) in ["CreatedAt", "UpdatedAt", "FirstObservedAt", "LastObservedAt"].iter().enumerate() {
+    for (i, key) in [
+        "CreatedAt",
+        "UpdatedAt",
+        "FirstObservedAt",
+        "LastObservedAt",
+    ]
+    .iter()
+    .enumerate()
+    {
         if i < 2 && obj.get(*key).is_none_or(Value::is_null) {
             c.flag(child(p, key), "is required");
         }
@@ -401,7 +480,10 @@ fn check_times(c: &mut Checker, obj: &Map<String, Value>, p: &str) {
     }
     if let [_, _, Some(first), Some(last)] = times {
         if last < first {
-            c.flag(child(p, "LastObservedAt"), "must not be earlier than FirstObservedAt");
+            c.flag(
+                child(p, "LastObservedAt"),
+                "must not be earlier than FirstObservedAt",
+            );
         }
     }
 }
@@ -440,7 +522,10 @@ fn check_details(c: &mut Checker, v: Option<&Value>, path: &str) {
     if let Some(other) = c.object(details.get("Other"), &child(path, "Other")) {
         let other_path = child(path, "Other");
         if other.len() > 50 {
-            c.flag(&other_path, format!("must hold at most 50 pairs, holds {}", other.len()));
+            c.flag(
+                &other_path,
+                format!("must hold at most 50 pairs, holds {}", other.len()),
+            );
         }
         for key in other.keys() {
             c.length(&other_path, key, 1, 127);
@@ -466,15 +551,30 @@ fn check_product_fields(c: &mut Checker, obj: &Map<String, Value>, p: &str) {
     };
     if fields.len() > limits::PRODUCT_FIELDS {
         let n = fields.len();
-        c.flag(&path, format!("must hold at most {} pairs, holds {n}", limits::PRODUCT_FIELDS));
+        c.flag(
+            &path,
+            format!(
+                "must hold at most {} pairs, holds {n}",
+                limits::PRODUCT_FIELDS
+            ),
+        );
     }
     for key in fields.keys() {
         let key_path = child(&path, key);
         if text_len(key) > limits::PRODUCT_FIELD_KEY || key.is_empty() {
-            c.flag(&key_path, format!("key must be 1–{} characters long", limits::PRODUCT_FIELD_KEY));
+            c.flag(
+                &key_path,
+                format!(
+                    "key must be 1–{} characters long",
+                    limits::PRODUCT_FIELD_KEY
+                ),
+            );
         }
         if key.to_ascii_lowercase().starts_with("aws/") {
-            c.flag(&key_path, "key is in the aws/ namespace, which is reserved for AWS");
+            c.flag(
+                &key_path,
+                "key is in the aws/ namespace, which is reserved for AWS",
+            );
         }
         c.bounded(fields, key, &path, limits::PRODUCT_FIELD_VALUE);
     }
@@ -558,7 +658,10 @@ fn check_api_call(c: &mut Checker, a: &Map<String, Value>, path: &str) {
     let last = c.timestamp(a, "LastSeen", path);
     if let (Some(first), Some(last)) = (first, last) {
         if last < first {
-            c.flag(child(path, "LastSeen"), "must not be earlier than FirstSeen");
+            c.flag(
+                child(path, "LastSeen"),
+                "must not be earlier than FirstSeen",
+            );
         }
     }
 }
@@ -662,16 +765,26 @@ mod tests {
     /// Asserts the mutation broke exactly one rule, at `path`, with `fragment` in the message.
     fn assert_only(v: &Value, path: &str, fragment: &str) {
         let found = violations(v);
-        assert_eq!(found.len(), 1, "expected one violation at {path}, got {found:?}");
+        assert_eq!(
+            found.len(),
+            1,
+            "expected one violation at {path}, got {found:?}"
+        );
         assert_eq!(found[0].path, path, "{found:?}");
-        assert!(found[0].message.contains(fragment), "{:?} lacks {fragment:?}", found[0]);
+        assert!(
+            found[0].message.contains(fragment),
+            "{:?} lacks {fragment:?}",
+            found[0]
+        );
     }
 
     /// Asserts some violation is at `path` with `fragment` in its message.
     fn assert_flags(v: &Value, path: &str, fragment: &str) {
         let found = violations(v);
         assert!(
-            found.iter().any(|x| x.path == path && x.message.contains(fragment)),
+            found
+                .iter()
+                .any(|x| x.path == path && x.message.contains(fragment)),
             "no {path} violation containing {fragment:?} in {found:?}"
         );
     }
@@ -688,24 +801,47 @@ mod tests {
     #[test]
     fn violations_display_path_and_message() {
         let mut v = valid();
-        set(&mut v, "/Types/0", json!("TTPs/Discovery/Recon:IAMUser/TorIPCaller"));
+        set(
+            &mut v,
+            "/Types/0",
+            json!("TTPs/Discovery/Recon:IAMUser/TorIPCaller"),
+        );
         let found = violations(&v);
-        assert_eq!(found[0].to_string(), "Types[0]: does not match ^([^/]+)(/[^/]+){0,2}$");
+        assert_eq!(
+            found[0].to_string(),
+            "Types[0]: does not match ^([^/]+)(/[^/]+){0,2}$"
+        );
     }
 
     #[test]
     fn types_with_four_segments() {
         let mut v = valid();
-        set(&mut v, "/Types/0", json!("TTPs/Discovery/Recon:IAMUser/TorIPCaller"));
+        set(
+            &mut v,
+            "/Types/0",
+            json!("TTPs/Discovery/Recon:IAMUser/TorIPCaller"),
+        );
         assert_only(&v, "Types[0]", "does not match ^([^/]+)(/[^/]+){0,2}$");
     }
 
     #[test]
     fn types_pattern_by_hand() {
-        for ok in ["TTPs", "TTPs/Discovery", "TTPs/Discovery/Recon:EC2-Portscan", "a b/c d"] {
+        for ok in [
+            "TTPs",
+            "TTPs/Discovery",
+            "TTPs/Discovery/Recon:EC2-Portscan",
+            "a b/c d",
+        ] {
             assert!(types_pattern_matches(ok), "{ok}");
         }
-        for bad in ["", "/TTPs", "TTPs/", "TTPs//x", "a/b/c/d", "TTPs/Discovery/"] {
+        for bad in [
+            "",
+            "/TTPs",
+            "TTPs/",
+            "TTPs//x",
+            "a/b/c/d",
+            "TTPs/Discovery/",
+        ] {
             assert!(!types_pattern_matches(bad), "{bad}");
         }
     }
@@ -713,7 +849,11 @@ mod tests {
     #[test]
     fn types_with_a_bad_namespace() {
         let mut v = valid();
-        set(&mut v, "/FindingProviderFields/Types/0", json!("Recon/Discovery/Portscan"));
+        set(
+            &mut v,
+            "/FindingProviderFields/Types/0",
+            json!("Recon/Discovery/Portscan"),
+        );
         assert_only(&v, "FindingProviderFields.Types[0]", "namespace \"Recon\"");
     }
 
@@ -774,7 +914,11 @@ mod tests {
         let other = "arn:aws:securityhub:eu-west-1:111122223333:product/111122223333/default";
         set(&mut v, "/ProductArn", json!(other));
         assert_only(&v, "ProductArn", "does not match Region");
-        set(&mut v, "/ProductArn", json!("arn:aws:securityhub:us-east-1::product/aws/guardduty"));
+        set(
+            &mut v,
+            "/ProductArn",
+            json!("arn:aws:securityhub:us-east-1::product/aws/guardduty"),
+        );
         assert_only(&v, "ProductArn", "default-product shape");
     }
 
@@ -791,20 +935,29 @@ mod tests {
     fn aws_product_fields_key() {
         let mut v = valid();
         v["ProductFields"]["aws/guardduty/count"] = json!("1");
-        assert_only(&v, "ProductFields[\"aws/guardduty/count\"]", "reserved for AWS");
+        assert_only(
+            &v,
+            "ProductFields[\"aws/guardduty/count\"]",
+            "reserved for AWS",
+        );
     }
 
     #[test]
     fn product_fields_limits() {
         let mut v = valid();
-        set(&mut v, "/ProductFields/recon~1count", json!("v".repeat(2049)));
+        set(
+            &mut v,
+            "/ProductFields/recon~1count",
+            json!("v".repeat(2049)),
+        );
         assert_only(&v, "ProductFields[\"recon/count\"]", "1–2048");
         let mut v = valid();
         v["ProductFields"]["k".repeat(129).as_str()] = json!("x");
         assert_only(&v, &format!("ProductFields.{}", "k".repeat(129)), "1–128");
         let mut v = valid();
-        let fields: serde_json::Map<String, Value> =
-            (0..51).map(|i| (format!("recon/f{i}"), json!("x"))).collect();
+        let fields: serde_json::Map<String, Value> = (0..51)
+            .map(|i| (format!("recon/f{i}"), json!("x")))
+            .collect();
         set(&mut v, "/ProductFields", Value::Object(fields));
         assert_only(&v, "ProductFields", "at most 50 pairs");
     }
@@ -812,18 +965,38 @@ mod tests {
     #[test]
     fn null_value() {
         let mut v = valid();
-        set(&mut v, "/Resources/0/Details/AwsIamAccessKey/PrincipalName", Value::Null);
-        assert_only(&v, "Resources[0].Details.AwsIamAccessKey.PrincipalName", "must not be null");
+        set(
+            &mut v,
+            "/Resources/0/Details/AwsIamAccessKey/PrincipalName",
+            Value::Null,
+        );
+        assert_only(
+            &v,
+            "Resources[0].Details.AwsIamAccessKey.PrincipalName",
+            "must not be null",
+        );
     }
 
     #[test]
     fn empty_string() {
         let mut v = valid();
         set(&mut v, "/Action/AwsApiCallAction/ServiceName", json!(""));
-        assert_flags(&v, "Action.AwsApiCallAction.ServiceName", "must not be empty");
+        assert_flags(
+            &v,
+            "Action.AwsApiCallAction.ServiceName",
+            "must not be empty",
+        );
         let mut v = valid();
-        set(&mut v, "/Resources/0/Details/AwsIamAccessKey/PrincipalName", json!(" "));
-        assert_only(&v, "Resources[0].Details.AwsIamAccessKey.PrincipalName", "blank");
+        set(
+            &mut v,
+            "/Resources/0/Details/AwsIamAccessKey/PrincipalName",
+            json!(" "),
+        );
+        assert_only(
+            &v,
+            "Resources[0].Details.AwsIamAccessKey.PrincipalName",
+            "blank",
+        );
     }
 
     #[test]
@@ -843,7 +1016,11 @@ mod tests {
     #[test]
     fn last_observed_before_first_observed() {
         let mut v = valid();
-        set(&mut v, "/LastObservedAt", json!("2024-05-01T09:00:00+00:00"));
+        set(
+            &mut v,
+            "/LastObservedAt",
+            json!("2024-05-01T09:00:00+00:00"),
+        );
         assert_only(&v, "LastObservedAt", "earlier than FirstObservedAt");
     }
 
@@ -853,8 +1030,16 @@ mod tests {
         set(&mut v, "/CreatedAt", json!("2024-05-01 10:10:00Z"));
         assert_only(&v, "CreatedAt", "not an ISO 8601 timestamp");
         let mut v = valid();
-        set(&mut v, "/Action/AwsApiCallAction/FirstSeen", json!("yesterday"));
-        assert_only(&v, "Action.AwsApiCallAction.FirstSeen", "not an ISO 8601 timestamp");
+        set(
+            &mut v,
+            "/Action/AwsApiCallAction/FirstSeen",
+            json!("yesterday"),
+        );
+        assert_only(
+            &v,
+            "Action.AwsApiCallAction.FirstSeen",
+            "not an ISO 8601 timestamp",
+        );
     }
 
     #[test]
@@ -866,7 +1051,11 @@ mod tests {
         set(&mut v, "/Severity/Label", json!("SEVERE"));
         assert_only(&v, "Severity.Label", "is not one of");
         let mut v = valid();
-        set(&mut v, "/FindingProviderFields/Severity/Original", json!("o".repeat(65)));
+        set(
+            &mut v,
+            "/FindingProviderFields/Severity/Original",
+            json!("o".repeat(65)),
+        );
         assert_only(&v, "FindingProviderFields.Severity.Original", "1–64");
     }
 
@@ -897,7 +1086,11 @@ mod tests {
         set(&mut v, "/ThreatIntelIndicators", Value::Array(vec![one; 6]));
         assert_only(&v, "ThreatIntelIndicators", "holds 6");
         let mut v = valid();
-        set(&mut v, "/ThreatIntelIndicators/0/Source", json!("s".repeat(65)));
+        set(
+            &mut v,
+            "/ThreatIntelIndicators/0/Source",
+            json!("s".repeat(65)),
+        );
         assert_only(&v, "ThreatIntelIndicators[0].Source", "1–64");
         let mut v = valid();
         v["ThreatIntelIndicators"][0]["Category"] = json!("SCANNER");
@@ -911,7 +1104,11 @@ mod tests {
     fn action_type_needs_its_sub_object() {
         let mut v = valid();
         set(&mut v, "/Action/ActionType", json!("PORT_PROBE"));
-        assert_only(&v, "Action.PortProbeAction", "is required when ActionType is PORT_PROBE");
+        assert_only(
+            &v,
+            "Action.PortProbeAction",
+            "is required when ActionType is PORT_PROBE",
+        );
         let mut v = valid();
         set(&mut v, "/Action/ActionType", json!("API_CALL"));
         assert_only(&v, "Action.ActionType", "is not one of");
@@ -933,19 +1130,28 @@ mod tests {
     #[test]
     fn remediation_text_of_513_chars() {
         let mut v = valid();
-        set(&mut v, "/Remediation/Recommendation/Text", json!("r".repeat(513)));
+        set(
+            &mut v,
+            "/Remediation/Recommendation/Text",
+            json!("r".repeat(513)),
+        );
         assert_only(&v, "Remediation.Recommendation.Text", "1–512");
     }
 
     #[test]
     fn oversized_finding() {
         let mut v = valid();
-        let other: serde_json::Map<String, Value> =
-            (0..50).map(|i| (format!("k{i}"), json!("x".repeat(1000)))).collect();
+        let other: serde_json::Map<String, Value> = (0..50)
+            .map(|i| (format!("k{i}"), json!("x".repeat(1000))))
+            .collect();
         let mut big = valid();
         set(&mut big, "/Resources/0/Details", json!({ "Other": other }));
         assert_eq!(validate(&big), Ok(()));
-        set(&mut v, "/Resources/0/Details", json!({ "Other": other, "Pad": "p".repeat(250_000) }));
+        set(
+            &mut v,
+            "/Resources/0/Details",
+            json!({ "Other": other, "Pad": "p".repeat(250_000) }),
+        );
         assert_only(&v, "finding", "over the 245760 limit");
     }
 
@@ -973,10 +1179,17 @@ mod tests {
     #[test]
     fn empty_batch_and_duplicate_ids() {
         let found = validate_batch(&[]).err().unwrap_or_default();
-        assert!(found.iter().any(|v| v.path == "Findings" && v.message.contains("holds 0")));
-        let found = validate_batch(&[valid(), valid()]).err().unwrap_or_default();
+        assert!(found
+            .iter()
+            .any(|v| v.path == "Findings" && v.message.contains("holds 0")));
+        let found = validate_batch(&[valid(), valid()])
+            .err()
+            .unwrap_or_default();
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].to_string(), "[1].Id: duplicates the Id of finding [0]");
+        assert_eq!(
+            found[0].to_string(),
+            "[1].Id: duplicates the Id of finding [0]"
+        );
     }
 
     #[test]
@@ -990,6 +1203,8 @@ mod tests {
         let pad = |i: usize| json!({"Id": format!("f{i}"), "Pad": "p".repeat(200_000)});
         let findings: Vec<Value> = (0..32).map(pad).collect();
         let found = validate_batch(&findings).err().unwrap_or_default();
-        assert!(found.iter().any(|v| v.path == "Findings" && v.message.contains("bytes")));
+        assert!(found
+            .iter()
+            .any(|v| v.path == "Findings" && v.message.contains("bytes")));
     }
 }

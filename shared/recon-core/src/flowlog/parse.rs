@@ -1,179 +1,359 @@
-//! Allocation-free parsers for column values: unsigned integers and IP addresses, on bytes.
+//! The per-line scanner: walks a line column by column and parses values in place, eight bytes
+//! at a time with word-sized arithmetic (SWAR), without allocating and without `unsafe`.
 //!
-//! They accept exactly what AWS writes (plain decimal digits, dotted-quad IPv4 without leading
-//! zeros, IPv6 in any form `std` accepts) and return `None` for anything else, never panicking.
+//! Integers are read as plain decimal digits (at most 19, so they fit a `u64` without overflow
+//! checks); IPv4 addresses as dotted quads with one to three digits per octet and no leading
+//! zeros; anything with a `:` goes to `std`'s IPv6 parser. Every byte up to 0x20 separates
+//! columns. Invalid input yields `None`; nothing here panics.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// A decimal number of at most `max_digits` digits that is no greater than `max`.
-/// For the narrow types (ports, protocol, flags) where the digits cannot overflow a `u32`.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Most digits accepted in an integer column: every 19-digit number fits a `u64`.
+const MAX_DIGITS: usize = 19;
+
+/// Powers of ten up to 10^8, to append a run of up to eight digits.
+const POW10: [u64; 9] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
+
+/// Eight bytes from `at`, little-endian (first byte lowest), padded with spaces past the end.
 #[inline]
-fn parse_small(text: &str, max_digits: usize, max: u32) -> Option<u32> {
-    let bytes = text.as_bytes();
-    if bytes.is_empty() || bytes.len() > max_digits {
+fn load(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [b' '; 8];
+    match bytes.get(at..at + 8) {
+        Some(chunk) => word.copy_from_slice(chunk),
+        None => {
+            let tail = bytes.get(at..).unwrap_or_default();
+            word[..tail.len()].copy_from_slice(tail);
+        }
+    }
+    u64::from_le_bytes(word)
+}
+
+/// The high bit of every byte of `word` that is at most 0x20. Exact for every byte value:
+/// `(b & 0x7F) + 0x5F` reaches 0x80 exactly when `b & 0x7F >= 0x21` and never carries.
+#[inline]
+fn separator_bits(word: u64) -> u64 {
+    !((word & (0x7F * ONES)) + 0x5F * ONES) & !word & HIGH_BITS
+}
+
+/// Gathers the high bit of each byte into one bit per byte (bit `i` for byte `i`). The
+/// multiplier moves byte `i`'s bit to bit `56 + i`; no two partial products overlap.
+#[inline]
+fn gather_high_bits(bits: u64) -> u64 {
+    ((bits >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
+/// One bit per byte of the 64 bytes from `base`: set for separators and for bytes past the end.
+#[inline]
+fn separator_mask(bytes: &[u8], base: usize) -> u64 {
+    let mut block = [b' '; 64];
+    match bytes.get(base..base + 64) {
+        Some(chunk) => block.copy_from_slice(chunk),
+        None => {
+            let tail = bytes.get(base..).unwrap_or_default();
+            block[..tail.len()].copy_from_slice(tail);
+        }
+    }
+    let mut mask = 0u64;
+    for (i, chunk) in block.chunks_exact(8).enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        mask |= gather_high_bits(separator_bits(u64::from_le_bytes(word))) << (8 * i);
+    }
+    mask
+}
+
+/// With `d = word - "00000000"`: a high bit on the first byte that is not an ASCII digit (bits
+/// above it may be noise, so only the lowest set bit is meaningful).
+#[inline]
+fn non_digit_bits(d: u64) -> u64 {
+    (d | d.wrapping_add(0x76 * ONES)) & HIGH_BITS
+}
+
+/// The low `n` (0..=8) bytes of a word.
+#[inline]
+fn low_bytes(n: usize) -> u64 {
+    u64::MAX.checked_shr(64 - 8 * n as u32).unwrap_or(0)
+}
+
+/// The value of the `n` (0..=8) low bytes of `d` (digit values, first digit lowest).
+#[inline]
+fn digits_value(d: u64, n: usize) -> u64 {
+    // Shift the digits to the top so that the bytes below read as leading zeros, then combine
+    // pairs, quads and the two halves with three multiplications.
+    let v = d.checked_shl(8 * (8 - n as u32)).unwrap_or(0);
+    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    let pairs = 0x0000_00FF_0000_00FF;
+    let hi = (v & pairs).wrapping_mul(100 + (1_000_000 << 32));
+    let lo = ((v >> 16) & pairs).wrapping_mul(1 + (10_000 << 32));
+    hi.wrapping_add(lo) >> 32
+}
+
+/// The `len` bytes from `at` as a decimal number of 1 to [`MAX_DIGITS`] digits.
+#[inline]
+fn decimal(bytes: &[u8], at: usize, len: usize) -> Option<u64> {
+    if len == 0 || len > MAX_DIGITS {
         return None;
     }
-    let mut value = 0u32;
-    for &b in bytes {
-        let digit = b.wrapping_sub(b'0');
-        if digit > 9 {
+    // A short first run, then runs of eight.
+    let mut n = len - 8 * ((len - 1) / 8);
+    let (mut value, mut pos) = (0u64, at);
+    while pos < at + len {
+        let d = load(bytes, pos).wrapping_sub(0x30 * ONES);
+        if non_digit_bits(d) & low_bytes(n) != 0 {
             return None;
         }
-        value = value * 10 + u32::from(digit);
-    }
-    (value <= max).then_some(value)
-}
-
-/// A decimal `u8`.
-#[inline]
-pub(crate) fn parse_u8(text: &str) -> Option<u8> {
-    parse_small(text, 3, u32::from(u8::MAX)).and_then(|v| u8::try_from(v).ok())
-}
-
-/// A decimal `u16`.
-#[inline]
-pub(crate) fn parse_u16(text: &str) -> Option<u16> {
-    parse_small(text, 5, u32::from(u16::MAX)).and_then(|v| u16::try_from(v).ok())
-}
-
-/// A decimal `u64`, rejecting overflow.
-#[inline]
-pub(crate) fn parse_u64(text: &str) -> Option<u64> {
-    let bytes = text.as_bytes();
-    if bytes.is_empty() || bytes.len() > 20 {
-        return None;
-    }
-    let mut value = 0u64;
-    for &b in bytes {
-        let digit = b.wrapping_sub(b'0');
-        if digit > 9 {
-            return None;
-        }
-        // Nineteen digits always fit; only a twentieth can overflow.
-        value = value.checked_mul(10)?.checked_add(u64::from(digit))?;
+        value = value * POW10[n] + digits_value(d, n);
+        pos += n;
+        n = 8;
     }
     Some(value)
 }
 
-/// A non-negative decimal `i64` (Unix seconds).
+/// The `len` bytes from `at` as a dotted quad (one to three digits an octet, no leading zeros).
+/// `None` for anything else (IPv6, `-`, junk), so the caller can look closer.
 #[inline]
-pub(crate) fn parse_i64(text: &str) -> Option<i64> {
-    parse_u64(text).and_then(|v| i64::try_from(v).ok())
-}
-
-/// An IPv4 dotted quad or an IPv6 address.
-#[inline]
-pub(crate) fn parse_ip(text: &str) -> Option<IpAddr> {
-    match parse_ipv4(text.as_bytes()) {
-        Some(v4) => Some(IpAddr::V4(v4)),
-        None if text.contains(':') => text.parse::<Ipv6Addr>().ok().map(IpAddr::V6),
-        None => None,
-    }
-}
-
-/// A dotted quad: four decimal octets of one to three digits, no leading zeros, each ≤ 255.
-#[inline]
-fn parse_ipv4(bytes: &[u8]) -> Option<Ipv4Addr> {
-    if bytes.len() < 7 || bytes.len() > 15 {
-        return None;
-    }
+fn ipv4(bytes: &[u8], at: usize, len: usize) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut index = 0;
-    let mut value = 0u16;
-    let mut digits = 0;
-    for &b in bytes {
-        if b == b'.' {
-            if digits == 0 || index == 3 {
+    let mut pos = at;
+    for (i, octet) in octets.iter_mut().enumerate() {
+        let word = load(bytes, pos);
+        let d = word.wrapping_sub(0x30 * ONES);
+        let n = (non_digit_bits(d).trailing_zeros() / 8) as usize;
+        let value = digits_value(d, n.min(3));
+        let leading_zero = n > 1 && word & 0xFF == u64::from(b'0');
+        if n == 0 || n > 3 || value > 255 || leading_zero {
+            return None;
+        }
+        let next = (word >> (8 * n)) as u8;
+        if i < 3 && next != b'.' {
+            return None;
+        }
+        *octet = value as u8;
+        pos += n + 1;
+    }
+    (pos - 1 == at + len).then(|| Ipv4Addr::from(octets))
+}
+
+/// A column-by-column reader over one line. It keeps a bitmask of the separators in the
+/// current 64-byte block, so finding where a column starts and ends is a few bit operations.
+pub(crate) struct Cursor<'a> {
+    text: &'a str,
+    /// Start of the current block.
+    base: usize,
+    /// Bit `i` set when byte `base + i` is a separator or past the end.
+    seps: u64,
+    /// Start of the current column (after `next_column`) or end of the last one.
+    pos: usize,
+    /// End of the current column, once `next_column` found it.
+    end: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor at the start of `text`.
+    pub(crate) fn new(text: &'a str) -> Self {
+        let seps = separator_mask(text.as_bytes(), 0);
+        Cursor { text, base: 0, seps, pos: 0, end: 0 }
+    }
+
+    /// Moves to the next column; false at the end of the line or at a token that starts with
+    /// `#` (a comment).
+    #[inline]
+    pub(crate) fn next_column(&mut self) -> bool {
+        let Some(start) = self.seek(self.end, false) else {
+            return false;
+        };
+        self.pos = start;
+        if self.text.as_bytes().get(start) == Some(&b'#') {
+            self.end = self.text.len();
+            return false;
+        }
+        self.end = self.seek(start, true).unwrap_or(self.text.len());
+        true
+    }
+
+    /// The first byte at or after `from` that is (`sep`) or is not a separator; `None` past
+    /// the end of the line.
+    #[inline]
+    fn seek(&mut self, from: usize, sep: bool) -> Option<usize> {
+        let len = self.text.len();
+        while from >= self.base + 64 {
+            if self.base + 64 >= len {
                 return None;
             }
-            octets[index] = value as u8;
-            index += 1;
-            value = 0;
-            digits = 0;
-            continue;
+            self.base += 64;
+            self.seps = separator_mask(self.text.as_bytes(), self.base);
         }
-        let digit = b.wrapping_sub(b'0');
-        if digit > 9 || (digits == 1 && value == 0) {
-            return None;
-        }
-        value = value * 10 + u16::from(digit);
-        digits += 1;
-        if value > 255 {
-            return None;
+        let mut shift = from - self.base;
+        loop {
+            let bits = if sep { self.seps } else { !self.seps };
+            let hits = bits & (u64::MAX << shift);
+            if hits != 0 {
+                let at = self.base + hits.trailing_zeros() as usize;
+                return (at < len).then_some(at);
+            }
+            if self.base + 64 >= len {
+                return None;
+            }
+            self.base += 64;
+            self.seps = separator_mask(self.text.as_bytes(), self.base);
+            shift = 0;
         }
     }
-    if index != 3 || digits == 0 {
-        return None;
+
+    /// The current column as text.
+    #[inline]
+    pub(crate) fn token(&self) -> &'a str {
+        // Both ends are next to an ASCII byte or at the end of the text: char boundaries.
+        self.text.get(self.pos..self.end).unwrap_or_default()
     }
-    octets[3] = value as u8;
-    Some(Ipv4Addr::from(octets))
+
+    /// The current column as an unsigned integer of at most `max`: `Ok(None)` for `-`,
+    /// `Err(text)` when invalid.
+    #[inline]
+    pub(crate) fn uint(&self, max: u64) -> Result<Option<u64>, &'a str> {
+        match decimal(self.text.as_bytes(), self.pos, self.end - self.pos) {
+            Some(value) if value <= max => Ok(Some(value)),
+            _ => self.placeholder(),
+        }
+    }
+
+    /// The current column as an IP address: `Ok(None)` for `-`, `Err(text)` when invalid.
+    #[inline]
+    pub(crate) fn ip(&self) -> Result<Option<IpAddr>, &'a str> {
+        if let Some(v4) = ipv4(self.text.as_bytes(), self.pos, self.end - self.pos) {
+            return Ok(Some(IpAddr::V4(v4)));
+        }
+        let token = self.token();
+        match token.parse::<Ipv6Addr>() {
+            Ok(v6) => Ok(Some(IpAddr::V6(v6))),
+            Err(_) => self.placeholder(),
+        }
+    }
+
+    /// The current column, which failed to parse as a value: `Ok(None)` if it is `-`,
+    /// otherwise `Err` with its text.
+    #[cold]
+    fn placeholder<T>(&self) -> Result<Option<T>, &'a str> {
+        match self.token() {
+            "-" => Ok(None),
+            token => Err(token),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Every column of `line`, through the cursor.
+    fn columns(line: &str) -> Vec<&str> {
+        let mut cursor = Cursor::new(line);
+        let mut out = Vec::new();
+        while cursor.next_column() {
+            out.push(cursor.token());
+        }
+        assert!(!cursor.next_column(), "stays at the end");
+        out
+    }
+
+    fn uint(text: &str, max: u64) -> Result<Option<u64>, &str> {
+        let mut cursor = Cursor::new(text);
+        assert!(cursor.next_column());
+        cursor.uint(max)
+    }
+
+    fn ip(text: &str) -> Result<Option<IpAddr>, &str> {
+        let mut cursor = Cursor::new(text);
+        assert!(cursor.next_column());
+        cursor.ip()
+    }
+
     #[test]
-    fn integers() {
-        assert_eq!(parse_u8("255"), Some(255));
-        assert_eq!(parse_u8("256"), None);
-        assert_eq!(parse_u8("0006"), None);
-        assert_eq!(parse_u16("65535"), Some(65535));
-        assert_eq!(parse_u16("65536"), None);
-        assert_eq!(parse_u16("443"), Some(443));
-        assert_eq!(parse_u64("18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_u64("18446744073709551616"), None);
-        assert_eq!(parse_u64("99999999999999999999"), None);
-        assert_eq!(parse_i64("1418530010"), Some(1_418_530_010));
-        assert_eq!(parse_i64("9223372036854775808"), None);
-        for bad in ["", "-1", "+1", "1a", " 1", "１"] {
-            assert_eq!(parse_u64(bad), None, "{bad:?}");
-            assert_eq!(parse_u16(bad), None, "{bad:?}");
+    fn splits_on_any_blank_run() {
+        assert_eq!(columns("a b  c\t\td\r"), ["a", "b", "c", "d"]);
+        assert_eq!(columns("   lead and trail   "), ["lead", "and", "trail"]);
+        let long = "x".repeat(37);
+        assert_eq!(columns(&format!("{long} {long}x y")), [&long, &format!("{long}x"), "y"]);
+        assert_eq!(columns("a b #c d"), ["a", "b"]);
+        assert_eq!(columns("é ü\u{a0}x"), ["é", "ü\u{a0}x"]);
+        assert!(columns("").is_empty() && columns(" \t ").is_empty());
+    }
+
+    #[test]
+    fn integers_match_std() {
+        for n in (0..=70_000u64).chain([99_999_999, 100_000_000, 1_418_530_010, u64::MAX / 2]) {
+            let text = n.to_string();
+            let max = if n < 65_536 { u64::from(u16::MAX) } else { u64::MAX };
+            let expected = (text.len() <= MAX_DIGITS && n <= max).then_some(n);
+            assert_eq!(uint(&text, max).ok().flatten(), expected, "{text}");
+            assert_eq!(uint(&format!("{text} 7"), max).ok().flatten(), expected, "{text}");
+        }
+        assert_eq!(uint("9999999999999999999", u64::MAX), Ok(Some(9_999_999_999_999_999_999)));
+        assert_eq!(uint("18446744073709551615", u64::MAX), Err("18446744073709551615"));
+        assert_eq!(uint("0000000000000000000000001", u64::MAX), Err("0000000000000000000000001"));
+        assert_eq!(uint("65536", 65_535), Err("65536"));
+        assert_eq!(uint("007", 255), Ok(Some(7)));
+        assert_eq!(uint("-", 255), Ok(None));
+        for bad in ["-1", "+1", "1a", "1-", "--", "1.5", "１", "12345678x"] {
+            assert_eq!(uint(bad, u64::MAX), Err(bad), "{bad}");
         }
     }
 
     #[test]
-    fn ipv4() {
-        let ok = [
-            ("192.0.2.1", [192, 0, 2, 1]),
-            ("0.0.0.0", [0, 0, 0, 0]),
-            ("255.255.255.255", [255; 4]),
-            ("203.0.113.250", [203, 0, 113, 250]),
-        ];
-        for (text, octets) in ok {
-            assert_eq!(parse_ip(text), Some(IpAddr::from(octets)), "{text}");
+    fn ipv4_matches_std() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..50_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let octets = state.to_le_bytes();
+            let addr = Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3] >> (octets[4] % 8));
+            let text = addr.to_string();
+            assert_eq!(ip(&text), Ok(Some(IpAddr::V4(addr))), "{text}");
+            assert_eq!(ip(&format!("{text} 1")), Ok(Some(IpAddr::V4(addr))), "{text}");
         }
+        for text in ["0.0.0.0", "255.255.255.255", "192.0.2.1", "10.0.0.220"] {
+            assert_eq!(ip(text), Ok(text.parse().ok()), "{text}");
+        }
+    }
+
+    #[test]
+    fn ipv4_rejects() {
         let bad = [
-            "",
-            "1.2.3",
-            "1.2.3.4.5",
-            "256.1.1.1",
-            "1.2.3.256",
-            "01.2.3.4",
-            "08.1.250.216",
-            "1..2.3",
-            ".1.2.3",
-            "1.2.3.",
-            "1.2.3.4 ",
-            "a.b.c.d",
-            "1.2.3.4444",
-            "-",
+            "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.256", "01.2.3.4", "08.1.250.216", "1..2.3",
+            ".1.2.3", "1.2.3.", "a.b.c.d", "1.2.3.4444", "1.2.3.4x", "1.2.3.4#", "1234.1.1.1",
+            "1.2.3.4:80", "192.0.2.1/24",
         ];
         for text in bad {
-            assert_eq!(parse_ip(text), None, "{text}");
+            assert_eq!(ip(text), Err(text), "{text}");
         }
+        assert_eq!(ip("-"), Ok(None));
     }
 
     #[test]
-    fn ipv6() {
-        let addr = parse_ip("2001:db8:1234:a100:8d6e:3477:df66:f105").expect("v6");
-        assert!(addr.is_ipv6());
-        assert_eq!(parse_ip("2001:db8::1"), "2001:db8::1".parse().ok());
-        assert_eq!(
-            parse_ip("::ffff:192.0.2.1"),
-            "::ffff:192.0.2.1".parse().ok()
-        );
-        assert_eq!(parse_ip("2001:db8:::1"), None);
-        assert_eq!(parse_ip("2001:db8::g"), None);
+    fn ipv6_goes_to_std() {
+        for text in ["2001:db8::1", "2001:db8:1234:a100:8d6e:3477:df66:f105", "::", "::ffff:1.2.3.4"]
+        {
+            assert_eq!(ip(text), Ok(text.parse().ok()), "{text}");
+        }
+        assert_eq!(ip("2001:db8:::1"), Err("2001:db8:::1"));
+    }
+
+    #[test]
+    fn cursor_positions_after_values() {
+        let mut cursor = Cursor::new("443 192.0.2.1 - x");
+        assert!(cursor.next_column());
+        assert_eq!(cursor.uint(65_535), Ok(Some(443)));
+        assert!(cursor.next_column());
+        assert_eq!(cursor.ip(), Ok(Some(IpAddr::from([192, 0, 2, 1]))));
+        assert!(cursor.next_column());
+        assert_eq!(cursor.uint(9), Ok(None));
+        assert!(cursor.next_column());
+        assert_eq!(cursor.token(), "x");
+        assert!(!cursor.next_column());
+        assert!(!cursor.next_column());
     }
 }

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::field::{bounded, Field, Format};
-use super::parse::{parse_i64, parse_ip, parse_u16, parse_u64, parse_u8};
+use super::parse::Cursor;
 use crate::time::Timestamp;
 
 /// The `action` field: whether security groups and network ACLs let the traffic through.
@@ -182,69 +182,67 @@ pub enum RecordError {
 /// whose field is [`Field::Unknown`] or not kept in [`FlowRecord`] are skipped unparsed.
 /// Nothing is allocated unless the line is invalid.
 pub fn parse_record<'a>(line: &'a [u8], format: &Format) -> Result<FlowRecord<'a>, RecordError> {
-    let text = std::str::from_utf8(line).map_err(|e| RecordError::NotUtf8 {
-        offset: e.valid_up_to(),
-    })?;
+    let text = std::str::from_utf8(line)
+        .map_err(|e| RecordError::NotUtf8 { offset: e.valid_up_to() })?;
     let columns = format.columns();
-    let mut tokens = Tokens { text, pos: 0 };
+    let mut cursor = Cursor::new(text);
     let mut record = FlowRecord::default();
     for (found, field) in columns.iter().enumerate() {
-        let token = match tokens.next() {
-            Some(t) if !t.starts_with('#') => t,
-            _ => {
-                return Err(RecordError::TooFewColumns {
-                    found,
-                    expected: columns.len(),
-                })
-            }
-        };
-        record.set(*field, token)?;
-    }
-    match tokens.next() {
-        Some(extra) if !extra.starts_with('#') => {
-            let found = columns.len() + 1 + tokens.take_while(|t| !t.starts_with('#')).count();
-            Err(RecordError::TooManyColumns {
-                found,
-                expected: columns.len(),
-            })
+        if !cursor.next_column() {
+            return Err(RecordError::TooFewColumns { found, expected: columns.len() });
         }
-        _ => Ok(record),
+        record
+            .set(*field, &cursor)
+            .map_err(|text| RecordError::InvalidValue { field: *field, text: bounded(text) })?;
     }
+    if cursor.next_column() {
+        return Err(too_many_columns(cursor, columns.len()));
+    }
+    Ok(record)
+}
+
+#[cold]
+fn too_many_columns(mut cursor: Cursor<'_>, expected: usize) -> RecordError {
+    let mut found = expected + 1;
+    while cursor.next_column() {
+        found += 1;
+    }
+    RecordError::TooManyColumns { found, expected }
 }
 
 impl<'a> FlowRecord<'a> {
-    /// Stores one column's value.
+    /// Reads the current column into the slot of `field`; `Err` carries the column's text.
     #[inline]
-    fn set(&mut self, field: Field, token: &'a str) -> Result<(), RecordError> {
+    fn set(&mut self, field: Field, cursor: &Cursor<'a>) -> Result<(), &'a str> {
         match field {
-            Field::Version => self.version = value(field, token, parse_u8)?,
-            Field::AccountId => self.account_id = account(token),
-            Field::InterfaceId => self.interface_id = text(token),
-            Field::SrcAddr => self.srcaddr = value(field, token, parse_ip)?,
-            Field::DstAddr => self.dstaddr = value(field, token, parse_ip)?,
-            Field::SrcPort => self.srcport = value(field, token, parse_u16)?,
-            Field::DstPort => self.dstport = value(field, token, parse_u16)?,
-            Field::Protocol => self.protocol = value(field, token, parse_u8)?,
-            Field::Packets => self.packets = value(field, token, parse_u64)?,
-            Field::Bytes => self.bytes = value(field, token, parse_u64)?,
-            Field::Start => self.start = value(field, token, parse_i64)?,
-            Field::End => self.end = value(field, token, parse_i64)?,
-            Field::Action => self.action = value(field, token, action)?,
-            Field::LogStatus => self.log_status = value(field, token, log_status)?,
-            Field::TcpFlags => self.tcp_flags = value(field, token, parse_u16)?,
-            Field::PktSrcAddr => self.pkt_srcaddr = value(field, token, parse_ip)?,
-            Field::PktDstAddr => self.pkt_dstaddr = value(field, token, parse_ip)?,
-            Field::FlowDirection => self.flow_direction = value(field, token, direction)?,
-            Field::TrafficPath => self.traffic_path = value(field, token, parse_u8)?,
-            _ => self.set_text(field, token),
+            Field::Version => self.version = number(cursor)?,
+            Field::SrcAddr => self.srcaddr = cursor.ip()?,
+            Field::DstAddr => self.dstaddr = cursor.ip()?,
+            Field::SrcPort => self.srcport = number(cursor)?,
+            Field::DstPort => self.dstport = number(cursor)?,
+            Field::Protocol => self.protocol = number(cursor)?,
+            Field::Packets => self.packets = number(cursor)?,
+            Field::Bytes => self.bytes = number(cursor)?,
+            Field::Start => self.start = number(cursor)?,
+            Field::End => self.end = number(cursor)?,
+            Field::TcpFlags => self.tcp_flags = number(cursor)?,
+            Field::PktSrcAddr => self.pkt_srcaddr = cursor.ip()?,
+            Field::PktDstAddr => self.pkt_dstaddr = cursor.ip()?,
+            Field::TrafficPath => self.traffic_path = number(cursor)?,
+            Field::Action => self.action = keyword(cursor.token(), action)?,
+            Field::LogStatus => self.log_status = keyword(cursor.token(), log_status)?,
+            Field::FlowDirection => self.flow_direction = keyword(cursor.token(), direction)?,
+            Field::AccountId => self.account_id = account(cursor.token()),
+            _ => self.set_text(field, cursor.token()),
         }
         Ok(())
     }
 
-    /// Stores a column whose value is kept as text (or skipped).
+    /// Stores a column kept as text; columns of other fields are dropped.
     #[inline]
     fn set_text(&mut self, field: Field, token: &'a str) {
         let slot = match field {
+            Field::InterfaceId => &mut self.interface_id,
             Field::VpcId => &mut self.vpc_id,
             Field::SubnetId => &mut self.subnet_id,
             Field::InstanceId => &mut self.instance_id,
@@ -258,32 +256,44 @@ impl<'a> FlowRecord<'a> {
             Field::RejectReason => &mut self.reject_reason,
             _ => return,
         };
-        *slot = text(token);
+        *slot = (token != "-").then_some(token);
     }
 }
 
-/// `-` → `None`; otherwise the parsed value, or an error naming the field and the text.
+/// An unsigned integer column of type `T` (`u8`, `u16`, `u64` or `i64`); `-` is `None`.
 #[inline]
-fn value<T>(
-    field: Field,
-    token: &str,
-    parse: impl FnOnce(&str) -> Option<T>,
-) -> Result<Option<T>, RecordError> {
+fn number<'a, T: Bounded>(cursor: &Cursor<'a>) -> Result<Option<T>, &'a str> {
+    Ok(cursor.uint(T::MAX)?.and_then(|v| T::try_from(v).ok()))
+}
+
+/// The integer types of record fields, with their largest value as a `u64`.
+trait Bounded: TryFrom<u64> {
+    const MAX: u64;
+}
+
+impl Bounded for u8 {
+    const MAX: u64 = u8::MAX as u64;
+}
+
+impl Bounded for u16 {
+    const MAX: u64 = u16::MAX as u64;
+}
+
+impl Bounded for u64 {
+    const MAX: u64 = u64::MAX;
+}
+
+impl Bounded for i64 {
+    const MAX: u64 = i64::MAX as u64;
+}
+
+/// A keyword column: `-` is `None`, a known keyword its value, anything else `Err(token)`.
+#[inline]
+fn keyword<T>(token: &str, parse: fn(&str) -> Option<T>) -> Result<Option<T>, &str> {
     if token == "-" {
         return Ok(None);
     }
-    match parse(token) {
-        Some(v) => Ok(Some(v)),
-        None => Err(RecordError::InvalidValue {
-            field,
-            text: bounded(token),
-        }),
-    }
-}
-
-#[inline]
-fn text(token: &str) -> Option<&str> {
-    (token != "-").then_some(token)
+    parse(token).map(Some).ok_or(token)
 }
 
 #[inline]
@@ -314,72 +324,6 @@ fn direction(token: &str) -> Option<Direction> {
         "egress" => Some(Direction::Egress),
         _ => None,
     }
-}
-
-/// Splits a line into columns without allocating. Every byte up to and including the ASCII
-/// space (0x20) separates columns, which covers spaces, tabs and the `\r` of CRLF files.
-///
-/// Separators are found eight bytes at a time with word-sized arithmetic (SWAR): most columns
-/// are found with one load for the start and one for the end, instead of a branch per byte.
-struct Tokens<'a> {
-    text: &'a str,
-    pos: usize,
-}
-
-impl<'a> Iterator for Tokens<'a> {
-    type Item = &'a str;
-
-    #[inline]
-    fn next(&mut self) -> Option<&'a str> {
-        let bytes = self.text.as_bytes();
-        let start = find(bytes, self.pos, |word| !separators(word) & HIGH_BITS)?;
-        let end = find(bytes, start + 1, separators).unwrap_or(bytes.len());
-        self.pos = end;
-        // Both ends sit next to an ASCII byte or at the ends of the text: char boundaries.
-        self.text.get(start..end)
-    }
-}
-
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of each byte of `word` that is at most 0x20 (a separator). Exact for every
-/// byte: bytes with the high bit set (UTF-8) are never separators.
-#[inline]
-fn separators(word: u64) -> u64 {
-    const LOW_BITS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    // (b & 0x7F) + 0x5F reaches 0x80 exactly when b & 0x7F >= 0x21, and never carries into the
-    // next byte.
-    const ADD: u64 = 0x5F5F_5F5F_5F5F_5F5F;
-    !((word & LOW_BITS) + ADD) & !word & HIGH_BITS
-}
-
-/// The index of the first byte at or after `from` whose high bit is set in `mask(word)`, where
-/// `word` is eight bytes of `bytes`; bytes past the end read as spaces (separators).
-#[inline]
-fn find(bytes: &[u8], mut from: usize, mask: impl Fn(u64) -> u64) -> Option<usize> {
-    while from < bytes.len() {
-        let hits = mask(load(bytes, from));
-        if hits != 0 {
-            let at = from + (hits.trailing_zeros() / 8) as usize;
-            return (at < bytes.len()).then_some(at);
-        }
-        from += 8;
-    }
-    None
-}
-
-/// Eight bytes from `at`, little-endian, padded with spaces past the end of `bytes`.
-#[inline]
-fn load(bytes: &[u8], at: usize) -> u64 {
-    if let Some(chunk) = bytes.get(at..at + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        return u64::from_le_bytes(word);
-    }
-    let mut word = [b' '; 8];
-    let tail = bytes.get(at..).unwrap_or_default();
-    word[..tail.len()].copy_from_slice(tail);
-    u64::from_le_bytes(word)
 }
 
 #[cfg(test)]

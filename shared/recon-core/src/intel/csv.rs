@@ -36,7 +36,10 @@ pub(crate) fn split(line: &str) -> Result<Vec<String>, &'static str> {
 
 /// A header name reduced to lowercase letters and digits (`Indicator type` → `indicatortype`).
 pub(crate) fn normalize(name: &str) -> String {
-    name.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 /// A whole header line normalised field by field, commas kept (`ip,category,score,…`).
@@ -79,7 +82,8 @@ pub(crate) fn read_otx(loader: &mut Loader, content: &[u8]) -> Result<(), IntelE
     for_each_line(loader, content, |l, n, line| {
         let Some((kind_col, value_col)) = cols else {
             let header = split(line).unwrap_or_default();
-            let kind = column(&header, "indicatortype").ok_or_else(|| missing(l, n, "Indicator type"))?;
+            let kind =
+                column(&header, "indicatortype").ok_or_else(|| missing(l, n, "Indicator type"))?;
             let value = column(&header, "indicator").ok_or_else(|| missing(l, n, "Indicator"))?;
             cols = Some((kind, value));
             return Ok(());
@@ -120,8 +124,12 @@ pub(crate) fn read_fireeye(loader: &mut Loader, content: &[u8]) -> Result<(), In
         let Some(fields) = row(l, n, line) else {
             return Ok(());
         };
-        let values: Vec<&str> =
-            addr_cols.iter().flatten().map(|&i| field(&fields, i)).filter(|v| !v.is_empty()).collect();
+        let values: Vec<&str> = addr_cols
+            .iter()
+            .flatten()
+            .map(|&i| field(&fields, i))
+            .filter(|v| !v.is_empty())
+            .collect();
         if values.is_empty() {
             l.non_ip();
         }
@@ -206,14 +214,21 @@ mod tests {
     }
 
     fn hit(set: &super::super::IpSet, ip: &str) -> Option<String> {
-        set.lookup(ip.parse().expect("test address")).map(str::to_string)
+        set.lookup(ip.parse().expect("test address"))
+            .map(str::to_string)
     }
 
     #[test]
     fn split_handles_quotes() {
-        assert_eq!(split(" a , \"b, c\" ,\"d\"\"e\",").expect("ok"), ["a", "b, c", "d\"e", ""]);
+        assert_eq!(
+            split(" a , \"b, c\" ,\"d\"\"e\",").expect("ok"),
+            ["a", "b, c", "d\"e", ""]
+        );
         assert!(split("a,\"b").is_err());
-        assert_eq!(normalize_line("Indicator type, Indicator"), "indicatortype,indicator");
+        assert_eq!(
+            normalize_line("Indicator type, Indicator"),
+            "indicatortype,indicator"
+        );
     }
 
     #[test]
@@ -232,7 +247,10 @@ mod tests {
     fn otx_without_header_columns_fails() {
         let err = parse_list("otx", b"a,b\n192.0.2.1,x\n", Some(ListFormat::OtxCsv))
             .expect_err("no header");
-        assert!(matches!(err, IntelError::MissingColumn { line: 1, .. }), "{err}");
+        assert!(
+            matches!(err, IntelError::MissingColumn { line: 1, .. }),
+            "{err}"
+        );
     }
 
     #[test]
@@ -240,7 +258,14 @@ mod tests {
         let content = fireeye();
         assert_eq!(detect_format(content.as_bytes()), ListFormat::FireEye);
         let (set, report) = parse_list("fe", content.as_bytes(), None).expect("loads");
-        assert_eq!((report.entries, report.skipped_non_ip, report.skipped_private), (2, 1, 1));
+        assert_eq!(
+            (
+                report.entries,
+                report.skipped_non_ip,
+                report.skipped_private
+            ),
+            (2, 1, 1)
+        );
         assert!(report.invalid.is_empty(), "{:?}", report.invalid);
         assert_eq!(hit(&set, "192.0.2.99").as_deref(), Some("192.0.2.0/24"));
         assert_eq!(hit(&set, "198.51.100.9").as_deref(), Some("198.51.100.9"));

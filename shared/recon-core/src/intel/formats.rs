@@ -2,15 +2,16 @@
 //! [`IpSet`] with a [`LoadReport`] of what was skipped and why.
 //!
 //! Every reader is line-tolerant: a bad line is reported with its 1-based number and the rest of
-//! the file still loads. Only an oversized file, a list over [`MAX_ENTRIES`] entries, or a CSV
-//! without the columns its format needs fail the whole load.
+//! the file still loads. Only an oversized file, a list over
+//! [`MAX_ENTRIES`](super::MAX_ENTRIES) entries, or a CSV without the columns its format needs
+//! fail the whole load.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use super::ipset::{looks_like_name, IpSet, Range};
-use super::{clip, csv, stix, IntelError, MAX_ENTRIES, MAX_LIST_BYTES};
+use super::{clip, csv, stix, IntelError, MAX_LIST_BYTES};
 
 /// How many bytes [`detect_format`] looks at.
 const DETECT_BYTES: usize = 64 * 1024;
@@ -90,7 +91,9 @@ impl ListFormat {
 
     /// Parses a name as [`ListFormat::name`] prints it, ignoring case.
     pub fn from_name(name: &str) -> Option<Self> {
-        ListFormat::ALL.into_iter().find(|f| f.name().eq_ignore_ascii_case(name.trim()))
+        ListFormat::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name.trim()))
     }
 }
 
@@ -198,8 +201,9 @@ fn data_format(line: &str) -> ListFormat {
 /// Entries touching private, loopback or reserved space (see [`super::is_reserved`]) are
 /// dropped and counted, a CIDR containing such space as a whole (`0.0.0.0/0`, `10.0.0.0/8`);
 /// documentation ranges are kept. Domain and other non-IP indicators are counted and skipped.
-/// Fails only for content over [`MAX_LIST_BYTES`], more than [`MAX_ENTRIES`] entries, or a CSV
-/// format whose header lacks the address column.
+/// Fails only for content over [`MAX_LIST_BYTES`], more than
+/// [`MAX_ENTRIES`](super::MAX_ENTRIES) entries, or a CSV format whose header lacks the address
+/// column.
 pub fn parse_list(
     name: &str,
     content: &[u8],
@@ -267,7 +271,10 @@ fn read_plain(loader: &mut Loader, content: &[u8], ipsum: bool) -> Result<(), In
             return Ok(());
         };
         if !ipsum && parts.next().is_some() {
-            l.invalid(n, format!("unexpected text after the entry: {:?}", clip(line)));
+            l.invalid(
+                n,
+                format!("unexpected text after the entry: {:?}", clip(line)),
+            );
             return Ok(());
         }
         l.entry(n, entry)
@@ -288,7 +295,10 @@ fn read_exit_addresses(loader: &mut Loader, content: &[u8]) -> Result<(), IntelE
             },
             Some("ExitNode" | "Published" | "LastStatus") => Ok(()),
             _ => {
-                l.invalid(n, format!("unexpected exit-addresses line: {:?}", clip(line)));
+                l.invalid(
+                    n,
+                    format!("unexpected exit-addresses line: {:?}", clip(line)),
+                );
                 Ok(())
             }
         }
@@ -319,7 +329,10 @@ impl Loader {
             invalid: Vec::new(),
             invalid_total: 0,
         };
-        Loader { set: IpSet::new(name), report }
+        Loader {
+            set: IpSet::new(name),
+            report,
+        }
     }
 
     /// The list's name.
@@ -362,7 +375,11 @@ impl Loader {
         match self.set.push(range, text) {
             Ok(()) => Ok(()),
             Err(IntelError::TooManyEntries { list, limit, .. }) => {
-                Err(IntelError::TooManyEntries { list, limit, line: Some(n) })
+                Err(IntelError::TooManyEntries {
+                    list,
+                    limit,
+                    line: Some(n),
+                })
             }
             Err(other) => {
                 self.invalid(n, other.to_string());
@@ -417,7 +434,8 @@ mod tests {
     }
 
     fn hit(set: &IpSet, ip: &str) -> Option<String> {
-        set.lookup(ip.parse().expect("test address")).map(str::to_string)
+        set.lookup(ip.parse().expect("test address"))
+            .map(str::to_string)
     }
 
     #[test]
@@ -443,7 +461,10 @@ mod tests {
         let (set, report) = load(FIREHOL);
         assert_eq!(report.format, ListFormat::FireHol);
         assert_eq!((report.entries, report.skipped_private), (2, 3));
-        assert_eq!(hit(&set, "198.51.101.3").as_deref(), Some("198.51.100.0/22"));
+        assert_eq!(
+            hit(&set, "198.51.101.3").as_deref(),
+            Some("198.51.100.0/22")
+        );
         assert_eq!(hit(&set, "10.0.0.1"), None);
     }
 
@@ -460,7 +481,10 @@ mod tests {
     fn both_tor_formats_give_the_same_addresses() {
         let (bulk, rb) = load(TOR_BULK);
         let (exit, re) = load(EXIT);
-        assert_eq!((rb.format, re.format), (ListFormat::TorBulk, ListFormat::TorExitAddresses));
+        assert_eq!(
+            (rb.format, re.format),
+            (ListFormat::TorBulk, ListFormat::TorExitAddresses)
+        );
         assert_eq!((bulk.len(), exit.len()), (2, 2));
         assert!(re.invalid.is_empty(), "{:?}", re.invalid);
         for ip in ["198.51.100.66", "203.0.113.77"] {
@@ -470,7 +494,10 @@ mod tests {
         let (_, bare) = load("198.51.100.66\n203.0.113.77\n");
         assert_eq!(bare.format, ListFormat::Txt);
         let forced = parse_list("t", b"198.51.100.66\n", Some(ListFormat::TorBulk)).expect("loads");
-        assert_eq!((forced.1.format, forced.1.entries), (ListFormat::TorBulk, 1));
+        assert_eq!(
+            (forced.1.format, forced.1.entries),
+            (ListFormat::TorBulk, 1)
+        );
     }
 
     #[test]
@@ -488,7 +515,11 @@ mod tests {
         assert_eq!(set.len(), 2, "{report:?}");
         let lines: Vec<usize> = report.invalid.iter().map(|(n, _)| *n).collect();
         assert_eq!(lines, vec![2, 3, 4]);
-        assert!(report.invalid[0].1.contains("08.1.250.216"), "{:?}", report.invalid);
+        assert!(
+            report.invalid[0].1.contains("08.1.250.216"),
+            "{:?}",
+            report.invalid
+        );
         let bytes = b"198.51.100.1\n\xff\xfe\n203.0.113.1\n";
         let (set, report) = parse_list("t", bytes, None).expect("loads");
         assert_eq!((set.len(), report.invalid_total), (2, 1));
@@ -520,7 +551,10 @@ mod tests {
         assert_eq!(detect_format(TOR_BULK.as_bytes()), ListFormat::TorBulk);
         assert_eq!(detect_format(EXIT.as_bytes()), ListFormat::TorExitAddresses);
         assert_eq!(detect_format(ALIEN.as_bytes()), ListFormat::AlienVault);
-        assert_eq!(detect_format(b"\xEF\xBB\xBF  <?xml version=\"1.0\"?>"), ListFormat::Stix);
+        assert_eq!(
+            detect_format(b"\xEF\xBB\xBF  <?xml version=\"1.0\"?>"),
+            ListFormat::Stix
+        );
     }
 
     #[test]

@@ -11,8 +11,9 @@ use std::collections::BinaryHeap;
 /// Number of buckets in the top-16-bit table.
 const BUCKETS: usize = 1 << 16;
 
-/// Below this many segments a plain binary search is as fast as the table, so none is built.
-const TABLE_MIN_SEGMENTS: usize = 64;
+/// Below this many segments a binary search stays within a few cache lines and beats a read of
+/// the 256 KiB table, so none is built.
+const TABLE_MIN_SEGMENTS: usize = 4096;
 
 /// An address family's integer form: `u32` for IPv4, `u128` for IPv6.
 pub(crate) trait Addr: Copy + Ord + std::fmt::Debug {
@@ -91,19 +92,32 @@ pub(crate) struct Raw<A> {
 }
 
 /// Sorted disjoint segments with their winning ids. `Default` is the empty index.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct RangeIndex<A> {
     starts: Vec<A>,
-    ends: Vec<A>,
-    ids: Vec<u32>,
+    /// Each segment's last address and id, side by side so a hit costs one read.
+    tails: Vec<(A, u32)>,
     /// `table[b]` = number of segments starting below bucket `b`; `BUCKETS + 1` long, or empty
     /// when the index is small.
     table: Vec<u32>,
 }
 
+impl<A> std::fmt::Debug for RangeIndex<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RangeIndex")
+            .field("segments", &self.starts.len())
+            .field("bucket_table", &!self.table.is_empty())
+            .finish()
+    }
+}
+
 impl<A> Default for RangeIndex<A> {
     fn default() -> Self {
-        RangeIndex { starts: Vec::new(), ends: Vec::new(), ids: Vec::new(), table: Vec::new() }
+        RangeIndex {
+            starts: Vec::new(),
+            tails: Vec::new(),
+            table: Vec::new(),
+        }
     }
 }
 
@@ -111,7 +125,7 @@ impl<A: Addr> RangeIndex<A> {
     /// Builds the index; `raw` may overlap and repeat. Also returns how many distinct
     /// `(first, last)` ranges it held.
     pub fn build(mut raw: Vec<Raw<A>>) -> (Self, usize) {
-        raw.sort_unstable_by(|a, b| (a.first, a.last).cmp(&(b.first, b.last)));
+        raw.sort_unstable_by_key(|r| (r.first, r.last));
         let distinct = count_distinct(&raw);
         let mut index = RangeIndex::default();
         index.sweep(&raw);
@@ -120,13 +134,17 @@ impl<A: Addr> RangeIndex<A> {
     }
 
     /// Number of disjoint segments.
+    #[cfg(test)]
     pub fn segments(&self) -> usize {
         self.starts.len()
     }
 
     /// Iterates over the segments as `(first, last)`.
     pub fn iter(&self) -> impl Iterator<Item = (A, A)> + '_ {
-        self.starts.iter().copied().zip(self.ends.iter().copied())
+        self.starts
+            .iter()
+            .copied()
+            .zip(self.tails.iter().map(|&(end, _)| end))
     }
 
     /// The id of the most specific range holding `x`.
@@ -138,11 +156,8 @@ impl<A: Addr> RangeIndex<A> {
         let (lo, hi) = self.window(x);
         let k = lo + self.starts.get(lo..hi)?.partition_point(|&s| s <= x);
         let i = k.checked_sub(1)?;
-        if *self.ends.get(i)? >= x {
-            self.ids.get(i).copied()
-        } else {
-            None
-        }
+        let &(end, id) = self.tails.get(i)?;
+        (end >= x).then_some(id)
     }
 
     /// The slice of `starts` the segment holding `x` (if any) ends its search in.
@@ -183,15 +198,14 @@ impl<A: Addr> RangeIndex<A> {
 
     /// Appends a segment, merging it into the previous one when contiguous with the same id.
     fn push(&mut self, start: A, end: A, id: u32) {
-        if let (Some(prev_end), Some(&prev_id)) = (self.ends.last_mut(), self.ids.last()) {
-            if prev_id == id && prev_end.succ() == Some(start) {
+        if let Some((prev_end, prev_id)) = self.tails.last_mut() {
+            if *prev_id == id && prev_end.succ() == Some(start) {
                 *prev_end = end;
                 return;
             }
         }
         self.starts.push(start);
-        self.ends.push(end);
-        self.ids.push(id);
+        self.tails.push((end, id));
     }
 
     fn build_table(&mut self) {
@@ -227,9 +241,16 @@ fn count_distinct<A: Addr>(sorted: &[Raw<A>]) -> usize {
 
 /// One bit per IPv4 /24: set when some threat entry touches that /24. A clear bit proves a miss
 /// with a single memory read, which is what most flow-log records get.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct V4Filter {
     words: Vec<u64>,
+}
+
+impl std::fmt::Debug for V4Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set: u32 = self.words.iter().map(|w| w.count_ones()).sum();
+        f.debug_struct("V4Filter").field("slash24s", &set).finish()
+    }
 }
 
 impl V4Filter {
@@ -251,7 +272,9 @@ impl V4Filter {
     #[inline]
     pub fn may_contain(&self, ip: u32) -> bool {
         let slot = (ip >> 8) as usize;
-        self.words.get(slot / 64).is_some_and(|w| w & (1 << (slot % 64)) != 0)
+        self.words
+            .get(slot / 64)
+            .is_some_and(|w| w & (1 << (slot % 64)) != 0)
     }
 
     fn set_range(&mut self, lo: usize, hi: usize) {
@@ -306,24 +329,66 @@ mod tests {
 
     #[test]
     fn extremes_and_table() {
-        let mut v: Vec<Raw<u32>> = (0..1000).map(|i| raw(i * 4_000_000, i * 4_000_000, i)).collect();
-        v.push(raw(u32::MAX, u32::MAX, 5000));
-        v.push(raw(0, u32::MAX, 6000));
+        let mut v: Vec<Raw<u32>> = (0..5000)
+            .map(|i| raw(i * 800_000, i * 800_000, i))
+            .collect();
+        v.push(raw(u32::MAX, u32::MAX, 9000));
+        v.push(raw(0, u32::MAX, 9001));
         let (idx, _) = RangeIndex::build(v);
         assert!(!idx.table.is_empty());
         assert_eq!(idx.find(0), Some(0));
-        assert_eq!(idx.find(1), Some(6000));
-        assert_eq!(idx.find(4_000_000), Some(1));
-        assert_eq!(idx.find(u32::MAX), Some(5000));
-        assert_eq!(idx.find(u32::MAX - 1), Some(6000));
-        let (v6, _) = RangeIndex::build(vec![Raw { first: 0u128, last: u128::MAX, id: 1 }]);
+        assert_eq!(idx.find(1), Some(9001));
+        assert_eq!(idx.find(800_000), Some(1));
+        assert_eq!(idx.find(u32::MAX), Some(9000));
+        assert_eq!(idx.find(u32::MAX - 1), Some(9001));
+        let (v6, _) = RangeIndex::build(vec![Raw {
+            first: 0u128,
+            last: u128::MAX,
+            id: 1,
+        }]);
         assert_eq!(v6.find(u128::MAX), Some(1));
         assert_eq!(v6.segments(), 1);
     }
 
+    /// The index agrees with a brute-force scan on random nested and crossing ranges, with and
+    /// without the bucket table.
+    #[test]
+    fn agrees_with_brute_force() {
+        let mut state = 0x2545_F491_4F6C_DD1D_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for count in [50u32, 6000] {
+            let ranges: Vec<Raw<u32>> = (0..count)
+                .map(|id| {
+                    let first = (next() as u32) & 0x00FF_FFFF;
+                    let len = (next() as u32) % [1, 256, 65_536, 1 << 20][(id % 4) as usize];
+                    raw(first, first.saturating_add(len), id)
+                })
+                .collect();
+            let (idx, _) = RangeIndex::build(ranges.clone());
+            assert_eq!(idx.table.is_empty(), count < TABLE_MIN_SEGMENTS as u32);
+            for _ in 0..5000 {
+                let x = (next() as u32) & 0x01FF_FFFF;
+                let expect = ranges
+                    .iter()
+                    .filter(|r| r.first <= x && x <= r.last)
+                    .min_by_key(|r| (r.last - r.first, r.id))
+                    .map(|r| r.id);
+                assert_eq!(idx.find(x), expect, "{x:#x}");
+            }
+        }
+    }
+
     #[test]
     fn filter_marks_touched_slash24s() {
-        let (idx, _) = RangeIndex::build(vec![raw(0x0102_0304, 0x0102_0304, 0), raw(0x0A00_0000, 0x0AFF_FFFF, 1)]);
+        let (idx, _) = RangeIndex::build(vec![
+            raw(0x0102_0304, 0x0102_0304, 0),
+            raw(0x0A00_0000, 0x0AFF_FFFF, 1),
+        ]);
         let f = V4Filter::build([&idx]);
         assert!(f.may_contain(0x0102_03FF));
         assert!(!f.may_contain(0x0102_0400));

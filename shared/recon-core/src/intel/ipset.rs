@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
-use super::index::{Raw, RangeIndex};
+use super::index::{RangeIndex, Raw};
 use super::{clip, reserved, IntelError, MAX_ENTRIES, MAX_ENTRY_LEN};
 
 /// A parsed entry: an inclusive range in one address family.
@@ -26,7 +26,9 @@ impl Range {
             Some((a, p)) => (a, Some(p)),
             None => (text, None),
         };
-        let ip: IpAddr = addr.parse().map_err(|_| "not an IP address or CIDR".to_string())?;
+        let ip: IpAddr = addr
+            .parse()
+            .map_err(|_| "not an IP address or CIDR".to_string())?;
         let range = match (ip, prefix) {
             (IpAddr::V4(a), None) => Range::V4(u32::from(a), u32::from(a)),
             (IpAddr::V6(a), None) => Range::V6(u128::from(a), u128::from(a)),
@@ -36,7 +38,9 @@ impl Range {
                 Range::V4(first, first | !mask)
             }
             (IpAddr::V6(a), Some(p)) => {
-                let mask = u128::MAX.checked_shl(128 - parse_prefix(p, 128)?).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - parse_prefix(p, 128)?)
+                    .unwrap_or(0);
                 let first = u128::from(a) & mask;
                 Range::V6(first, first | !mask)
             }
@@ -105,10 +109,11 @@ pub(crate) fn looks_like_name(text: &str) -> bool {
     let label_ok = |l: &str| {
         !l.is_empty()
             && l.len() <= 63
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     };
-    let tld_ok = tld.len() >= 2
-        && (tld.bytes().all(|b| b.is_ascii_alphabetic()) || tld.starts_with("xn--"));
+    let tld_ok =
+        tld.len() >= 2 && (tld.bytes().all(|b| b.is_ascii_alphabetic()) || tld.starts_with("xn--"));
     host.len() <= 253 && tld_ok && host.split('.').all(label_ok)
 }
 
@@ -170,8 +175,10 @@ impl IpSet {
     /// ignored), keeping the text for reports. Host bits below a prefix are ignored.
     pub fn insert(&mut self, entry: &str) -> Result<(), IntelError> {
         let text = entry.trim();
-        let range = Range::parse(text)
-            .map_err(|reason| IntelError::InvalidEntry { text: clip(text), reason })?;
+        let range = Range::parse(text).map_err(|reason| IntelError::InvalidEntry {
+            text: clip(text),
+            reason,
+        })?;
         self.push(range, text)
     }
 
@@ -182,8 +189,10 @@ impl IpSet {
         last: IpAddr,
         entry: &str,
     ) -> Result<(), IntelError> {
-        let range = Range::from_addrs(first, last)
-            .map_err(|reason| IntelError::InvalidEntry { text: clip(entry), reason })?;
+        let range = Range::from_addrs(first, last).map_err(|reason| IntelError::InvalidEntry {
+            text: clip(entry),
+            reason,
+        })?;
         self.push(range, entry.trim())
     }
 
@@ -220,14 +229,20 @@ impl IpSet {
 
     /// Adds a parsed range with its text.
     pub(crate) fn push(&mut self, range: Range, text: &str) -> Result<(), IntelError> {
-        let too_many =
-            || IntelError::TooManyEntries { list: self.name.clone(), limit: MAX_ENTRIES, line: None };
+        let too_many = || IntelError::TooManyEntries {
+            list: self.name.clone(),
+            limit: MAX_ENTRIES,
+            line: None,
+        };
         if self.spans.len() >= MAX_ENTRIES {
             return Err(too_many());
         }
         if text.len() > MAX_ENTRY_LEN {
             let reason = format!("entry longer than {MAX_ENTRY_LEN} bytes");
-            return Err(IntelError::InvalidEntry { text: clip(text), reason });
+            return Err(IntelError::InvalidEntry {
+                text: clip(text),
+                reason,
+            });
         }
         let id = u32::try_from(self.spans.len()).map_err(|_| too_many())?;
         let start = u32::try_from(self.text.len()).map_err(|_| too_many())?;
@@ -267,7 +282,11 @@ impl IpSet {
         self.index.get_or_init(|| {
             let (v4, d4) = RangeIndex::build(self.v4.clone());
             let (v6, d6) = RangeIndex::build(self.v6.clone());
-            SetIndex { v4, v6, distinct: d4 + d6 }
+            SetIndex {
+                v4,
+                v6,
+                distinct: d4 + d6,
+            }
         })
     }
 }
@@ -307,7 +326,12 @@ mod tests {
 
     #[test]
     fn overlap_reports_the_most_specific_entry() {
-        let s = set(&["198.51.0.0/16", "198.51.100.0/24", "198.51.100.7", "198.51.100.0/24"]);
+        let s = set(&[
+            "198.51.0.0/16",
+            "198.51.100.0/24",
+            "198.51.100.7",
+            "198.51.100.0/24",
+        ]);
         assert_eq!(s.len(), 3);
         assert_eq!(s.lookup(ip("198.51.100.7")), Some("198.51.100.7"));
         assert_eq!(s.lookup(ip("198.51.100.8")), Some("198.51.100.0/24"));
@@ -332,15 +356,27 @@ mod tests {
     #[test]
     fn bad_entries_are_errors() {
         let mut s = IpSet::new("bad");
-        for bad in ["08.1.250.216", "1.2.3.4/33", "1.2.3.4/", "1.2.3", "2001:db8::/129", "", "x"] {
+        for bad in [
+            "08.1.250.216",
+            "1.2.3.4/33",
+            "1.2.3.4/",
+            "1.2.3",
+            "2001:db8::/129",
+            "",
+            "x",
+        ] {
             assert!(
                 matches!(s.insert(bad), Err(IntelError::InvalidEntry { .. })),
                 "{bad:?} should be refused"
             );
         }
-        let err = s.insert_range(ip("192.0.2.9"), ip("192.0.2.1"), "r").expect_err("reversed");
+        let err = s
+            .insert_range(ip("192.0.2.9"), ip("192.0.2.1"), "r")
+            .expect_err("reversed");
         assert!(err.to_string().contains("after its end"), "{err}");
-        assert!(s.insert_range(ip("192.0.2.1"), ip("2001:db8::"), "r").is_err());
+        assert!(s
+            .insert_range(ip("192.0.2.1"), ip("2001:db8::"), "r")
+            .is_err());
         assert!(s.is_empty());
         assert_eq!(s.len(), 0);
         assert_eq!(s.lookup(ip("192.0.2.1")), None);
@@ -363,10 +399,23 @@ mod tests {
 
     #[test]
     fn names_are_recognised() {
-        for name in ["example.com", "*.example.org", "evil.xn--p1ai", "a@example.net", "x.y.co."] {
+        for name in [
+            "example.com",
+            "*.example.org",
+            "evil.xn--p1ai",
+            "a@example.net",
+            "x.y.co.",
+        ] {
             assert!(looks_like_name(name), "{name}");
         }
-        for not in ["08.1.250.216", "1.2.3.4a", "localhost", "a b.com", "1.2.3", ""] {
+        for not in [
+            "08.1.250.216",
+            "1.2.3.4a",
+            "localhost",
+            "a b.com",
+            "1.2.3",
+            "",
+        ] {
             assert!(!looks_like_name(not), "{not}");
         }
     }

