@@ -60,7 +60,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub suppressions: Option<PathBuf>,
     /// Learning period before first-seen findings, e.g. 7d, 12h, or 0 to turn it off.
-    #[arg(long = "learning-period", value_name = "DURATION", default_value = "7d")]
+    #[arg(
+        long = "learning-period",
+        value_name = "DURATION",
+        default_value = "7d"
+    )]
     pub learning_period: String,
     /// Account id for records that carry none.
     #[arg(long = "account-id", value_name = "ID")]

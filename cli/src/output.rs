@@ -12,8 +12,7 @@ use recon_core::finding::{Evidence, Finding, Subject};
 use crate::args::Format;
 
 /// Prints the findings the run created or updated, each once in its final state.
-pub fn print(format: Format, commit: &CommitReport, reports: &[ObjectReport]) -> Result<()> {
-    let _ = reports;
+pub fn print(format: Format, commit: &CommitReport) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format {
@@ -55,7 +54,11 @@ fn table(out: &mut impl Write, findings: &[Finding]) -> Result<()> {
         writeln!(out, "No new or updated findings.")?;
         return Ok(());
     }
-    writeln!(out, "{:<6}  {:<38}  {:>5}  {:<20}  {}", "SEV", "TYPE", "COUNT", "LAST SEEN", "SUBJECT / DETAIL")?;
+    writeln!(
+        out,
+        "{:<6}  {:<38}  {:>5}  {:<20}  SUBJECT / DETAIL",
+        "SEV", "TYPE", "COUNT", "LAST SEEN"
+    )?;
     for f in findings {
         let last = f.last_seen.to_string();
         writeln!(
@@ -94,9 +97,15 @@ fn detail(f: &Finding) -> Option<String> {
         parts.push(format!("listed in {} as {}", hit.list, hit.entry));
     }
     match &f.evidence {
-        Evidence::Api(e) if !e.new_apis.is_empty() => parts.push(format!("new: {}", e.new_apis.join(", "))),
+        Evidence::Api(e) if !e.new_apis.is_empty() => {
+            parts.push(format!("new: {}", e.new_apis.join(", ")))
+        }
         Evidence::Api(e) => {
-            let apis: Vec<String> = e.apis.iter().map(|a| format!("{}×{}", a.api, a.count)).collect();
+            let apis: Vec<String> = e
+                .apis
+                .iter()
+                .map(|a| format!("{}×{}", a.api, a.count))
+                .collect();
             parts.push(apis.join(", "));
         }
         Evidence::Network(n) => {
@@ -108,12 +117,21 @@ fn detail(f: &Finding) -> Option<String> {
 }
 
 /// The run's summary on stderr.
-pub fn summary(commit: &CommitReport, reports: &[ObjectReport], skipped: usize, unreadable: usize, state: &Path) {
+pub fn summary(
+    commit: &CommitReport,
+    reports: &[ObjectReport],
+    skipped: usize,
+    unreadable: usize,
+    state: &Path,
+) {
     let records: u64 = reports.iter().map(|r| r.records).sum();
     let evaluated: u64 = reports.iter().map(|r| r.evaluated).sum();
     let issues: u64 = reports.iter().map(|r| r.issue_count).sum();
     let stopped = reports.iter().filter(|r| r.fatal.is_some()).count();
-    let not_logs = reports.iter().filter(|r| r.kind.is_some_and(|k| !k.is_log())).count();
+    let not_logs = reports
+        .iter()
+        .filter(|r| r.kind.is_some_and(|k| !k.is_log()))
+        .count();
     eprintln!(
         "recon: {} objects scanned ({not_logs} not logs), {skipped} already processed, {unreadable} unreadable; \
          {records} records, {evaluated} evaluated, {issues} malformed, {stopped} objects cut short",
@@ -126,12 +144,19 @@ pub fn summary(commit: &CommitReport, reports: &[ObjectReport], skipped: usize, 
         commit.suppressed.len(),
         state.display()
     );
-    for r in reports.iter().filter(|r| r.issue_count > 0 || r.fatal.is_some()) {
+    for r in reports
+        .iter()
+        .filter(|r| r.issue_count > 0 || r.fatal.is_some())
+    {
         for i in &r.issues {
             eprintln!("recon: {i}");
         }
         if r.issue_count > r.issues.len() as u64 {
-            eprintln!("recon: {}: {} more malformed records", r.name, r.issue_count - r.issues.len() as u64);
+            eprintln!(
+                "recon: {}: {} more malformed records",
+                r.name,
+                r.issue_count - r.issues.len() as u64
+            );
         }
         if let Some(f) = &r.fatal {
             eprintln!("recon: {}: read stopped early: {f}", r.name);

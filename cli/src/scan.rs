@@ -61,18 +61,23 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
     let intel = load_intel(&args)?;
     let suppressions = match &args.suppressions {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
             Suppressions::parse(&p.display().to_string(), &text)?
         }
         None => Suppressions::default(),
     };
     let files = crate::walk::files(&args.paths)?;
     let state_dir = args.state.clone().unwrap_or_else(default_state_dir);
-    let mut store = RedbStore::open(&state_dir).with_context(|| format!("state folder {}", state_dir.display()))?;
+    let mut store = RedbStore::open(&state_dir)
+        .with_context(|| format!("state folder {}", state_dir.display()))?;
     let mut engine = Engine::new(config, intel, suppressions);
     let progress = progress_bar(&files, args.no_progress);
     let mut reports = Vec::new();
-    let mut outcome = Outcome { unreadable: 0, scanned: 0 };
+    let mut outcome = Outcome {
+        unreadable: 0,
+        scanned: 0,
+    };
     let mut skipped = 0usize;
     for path in &files {
         progress.set_message(path.display().to_string());
@@ -92,7 +97,7 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
     progress.finish_and_clear();
     let commit = pollster::block_on(engine.commit(&mut store, Timestamp::now()))
         .context("could not store the results")?;
-    output::print(args.format, &commit, &reports)?;
+    output::print(args.format, &commit)?;
     output::summary(&commit, &reports, skipped, outcome.unreadable, &state_dir);
     Ok(outcome)
 }
@@ -117,7 +122,9 @@ fn load_intel(args: &ScanArgs) -> Result<ThreatIntel> {
     ];
     for (kind, paths) in sets {
         for p in paths {
-            let r = intel.load_file(kind, p).with_context(|| format!("list {}", p.display()))?;
+            let r = intel
+                .load_file(kind, p)
+                .with_context(|| format!("list {}", p.display()))?;
             tracing::info!(list = %p.display(), ?kind, entries = r.entries, "list loaded");
         }
     }
@@ -126,16 +133,38 @@ fn load_intel(args: &ScanArgs) -> Result<ThreatIntel> {
 
 /// Scans one file unless it was processed before; `Ok(None)` when skipped.
 fn scan_file(engine: &mut Engine, store: &RedbStore, path: &Path) -> Result<Option<ObjectReport>> {
-    let id = format!("file:xxh3-128:{:032x}", digest(path)?);
+    let name = path.display().to_string();
+    let limits = engine.limits();
+    // Small files are read once and hashed in memory; larger ones are hashed, then streamed.
+    let inline = file_len(path) as usize <= limits.max_inline_bytes / 4;
+    let bytes = if inline {
+        Some(std::fs::read(path).with_context(|| format!("cannot read {name}"))?)
+    } else {
+        None
+    };
+    let digest = match &bytes {
+        Some(b) => xxhash_rust::xxh3::xxh3_128(b),
+        None => digest(path)?,
+    };
+    let id = format!("file:xxh3-128:{digest:032x}");
     let already = pollster::block_on(store.is_processed(&id))?;
     if already || engine.pending_objects().contains(&id) {
-        eprintln!("recon: {}: already processed, skipped", path.display());
+        eprintln!("recon: {name}: already processed, skipped");
         return Ok(None);
     }
-    let name = path.display().to_string();
-    let file = File::open(path).with_context(|| format!("cannot open {name}"))?;
-    let opened = input::open(&name, Box::new(file), engine.limits()).with_context(|| format!("cannot read {name}"))?;
-    let object = ObjectRef { id, region_hint: region_from_key(&name), name };
+    let opened = match bytes {
+        Some(b) => input::open_bytes(&name, b, limits),
+        None => {
+            let file = File::open(path).with_context(|| format!("cannot open {name}"))?;
+            input::open(&name, Box::new(file), limits)
+        }
+    };
+    let opened = opened.with_context(|| format!("cannot read {name}"))?;
+    let object = ObjectRef {
+        id,
+        region_hint: region_from_key(&name),
+        name,
+    };
     Ok(Some(engine.scan(&object, opened)))
 }
 
@@ -145,7 +174,9 @@ fn digest(path: &Path) -> Result<u128> {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let n = file.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         if n == 0 {
             return Ok(hasher.digest128());
         }

@@ -68,14 +68,22 @@ impl RedbStore {
         })
     }
 
-    fn read_i64(&self, table: TableDefinition<&str, i64>, key: &str) -> Result<Option<i64>, StoreError> {
+    fn read_i64(
+        &self,
+        table: TableDefinition<&str, i64>,
+        key: &str,
+    ) -> Result<Option<i64>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let t = txn.open_table(table).map_err(backend)?;
         let value = t.get(key).map_err(backend)?.map(|v| v.value());
         Ok(value)
     }
 
-    fn read_bytes(&self, table: TableDefinition<&str, &[u8]>, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn read_bytes(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let t = txn.open_table(table).map_err(backend)?;
         let value = t.get(key).map_err(backend)?.map(|v| v.value().to_vec());
@@ -134,7 +142,11 @@ impl Store for RedbStore {
         Ok(())
     }
 
-    async fn observe_account(&mut self, account: &str, first: Timestamp) -> Result<Timestamp, StoreError> {
+    async fn observe_account(
+        &mut self,
+        account: &str,
+        first: Timestamp,
+    ) -> Result<Timestamp, StoreError> {
         let known = match self.accounts.get(account) {
             Some(v) => Some(*v),
             None => self.read_i64(ACCOUNTS, account)?,
@@ -156,7 +168,8 @@ impl Store for RedbStore {
                 Some(v) => Some(*v),
                 None => self.read_i64(BASELINES, &key)?,
             };
-            self.baselines.insert(key, before.map_or(t.0, |b| b.min(t.0)));
+            self.baselines
+                .insert(key, before.map_or(t.0, |b| b.min(t.0)));
             out.push(before.map(Timestamp));
         }
         Ok(out)
@@ -169,13 +182,19 @@ impl Store for RedbStore {
         }
     }
 
-    async fn save_finding(&mut self, finding: &Finding, expected: Option<Timestamp>) -> Result<(), StoreError> {
+    async fn save_finding(
+        &mut self,
+        finding: &Finding,
+        expected: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
         let current = match self.findings.get(&finding.id) {
             Some(f) => Some(f.updated_at),
             None => self.stored_finding(&finding.id)?.map(|f| f.updated_at),
         };
         if current != expected {
-            return Err(StoreError::Conflict { id: finding.id.clone() });
+            return Err(StoreError::Conflict {
+                id: finding.id.clone(),
+            });
         }
         self.findings.insert(finding.id.clone(), finding.clone());
         Ok(())

@@ -84,11 +84,15 @@ mod tests {
     #[test]
     fn bad_values_name_the_setting() {
         let mut c = EngineConfig::default();
-        let e = c.set_learning_period("--learning-period", "7 days").expect_err("bad");
+        let e = c
+            .set_learning_period("--learning-period", "7 days")
+            .expect_err("bad");
         assert!(e.to_string().starts_with("--learning-period:"), "{e}");
-        c.set_learning_period("--learning-period", "12h").expect("good");
+        c.set_learning_period("--learning-period", "12h")
+            .expect("good");
         assert_eq!(c.learning_period_ms, 12 * 3_600_000);
         assert!(c.set_account_id("--account-id", "12345").is_err());
-        c.set_account_id("--account-id", "111122223333").expect("good");
+        c.set_account_id("--account-id", "111122223333")
+            .expect("good");
     }
 }

@@ -383,12 +383,20 @@ mod tests {
     #[test]
     fn ids_are_deterministic_and_bounded() {
         let a = Finding::make_id(FindingType::Portscan, "111122223333", "i-0abc", None);
-        assert_eq!(a, Finding::make_id(FindingType::Portscan, "111122223333", "i-0abc", None));
+        assert_eq!(
+            a,
+            Finding::make_id(FindingType::Portscan, "111122223333", "i-0abc", None)
+        );
         assert_eq!(a, "recon/portscan/111122223333/i-0abc");
         let long = "x".repeat(2000);
         let b = Finding::make_id(FindingType::Portscan, "111122223333", &long, None);
         assert!(b.len() <= 512);
-        let c = Finding::make_id(FindingType::Portscan, "111122223333", &format!("{long}y"), None);
+        let c = Finding::make_id(
+            FindingType::Portscan,
+            "111122223333",
+            &format!("{long}y"),
+            None,
+        );
         assert_ne!(b, c);
     }
 }

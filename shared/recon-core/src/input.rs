@@ -1,10 +1,18 @@
 //! Opening log objects: gzip or plain, with a bound on decompressed size, and recognising what
 //! an object holds before any parser sees it.
 //!
-//! Guarantees: an object is read as a stream (memory does not grow with its size); reading more
-//! than [`Limits::max_decompressed_bytes`] ends the stream with an error instead of exhausting
-//! memory or disk (decompression bombs); a truncated or corrupt gzip stream surfaces as an I/O
-//! error from the reader, after every byte that could be decoded has been delivered.
+//! Two ways in, one bound on memory:
+//! - [`open_bytes`]: an object already in memory (a small file, an S3 body). A single-member gzip
+//!   object whose compressed and decompressed sizes together stay under
+//!   [`Limits::max_inline_bytes`] is decompressed in one piece with libdeflate, about twice as fast
+//!   as streaming inflate; its CRC-32 and size are checked against the trailer.
+//! - [`open`]: anything else is read as a stream (memory does not grow with its size).
+//!
+//! Guarantees: memory per object is bounded by `max_inline_bytes` or the stream buffers,
+//! whatever the object's size; reading more than [`Limits::max_decompressed_bytes`] ends the
+//! stream with an error instead of exhausting memory (decompression bombs); a truncated or
+//! corrupt gzip stream surfaces as an I/O error from the reader, after every byte that could be
+//! decoded has been delivered (such objects always take the streaming path).
 
 use std::io::{self, BufRead, BufReader, Read};
 
@@ -17,11 +25,17 @@ pub struct Limits {
     pub max_decompressed_bytes: u64,
     /// Largest single record (a CloudTrail record or a flow-log line) the parsers buffer.
     pub max_record_bytes: usize,
+    /// Largest object handled in one piece: its stored size plus its decompressed size.
+    pub max_inline_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_decompressed_bytes: 4 << 30, max_record_bytes: 8 << 20 }
+        Limits {
+            max_decompressed_bytes: 4 << 30,
+            max_record_bytes: 8 << 20,
+            max_inline_bytes: 48 << 20,
+        }
     }
 }
 
@@ -94,7 +108,10 @@ impl<R: Read> Read for Bounded<R> {
         if n as u64 > self.remaining {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("decompressed size exceeds the limit of {} bytes", self.limit),
+                format!(
+                    "decompressed size exceeds the limit of {} bytes",
+                    self.limit
+                ),
             ));
         }
         self.remaining -= n as u64;
@@ -111,15 +128,34 @@ pub struct Counting<R> {
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(n)
     }
 }
 
-/// An opened object: a buffered reader of its decompressed bytes, and its kind.
+/// An object's decompressed content.
+pub enum Content {
+    /// All of it, in memory.
+    Bytes(Vec<u8>),
+    /// A stream of it.
+    Stream(Box<dyn BufRead + Send>),
+}
+
+impl Content {
+    /// The content as a buffered reader.
+    pub fn into_reader(self) -> Box<dyn BufRead + Send> {
+        match self {
+            Content::Bytes(b) => Box::new(io::Cursor::new(b)),
+            Content::Stream(r) => r,
+        }
+    }
+}
+
+/// An opened object: its decompressed content, and its kind.
 pub struct Opened {
     /// The decompressed content.
-    pub reader: Box<dyn BufRead + Send>,
+    pub content: Content,
     /// What the object holds.
     pub kind: ObjectKind,
     /// True when the object was gzip-compressed.
@@ -135,7 +171,10 @@ const BUF: usize = 256 * 1024;
 /// and recognises its kind from `name` (an S3 key or a path) and the first bytes.
 pub fn open(name: &str, raw: Box<dyn Read + Send>, limits: Limits) -> io::Result<Opened> {
     let raw_bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let counted = Counting { inner: raw, count: raw_bytes.clone() };
+    let counted = Counting {
+        inner: raw,
+        count: raw_bytes.clone(),
+    };
     let mut raw = BufReader::with_capacity(BUF, counted);
     let gzip = raw.fill_buf()?.starts_with(&GZIP_MAGIC);
     let plain: Box<dyn Read + Send> = if gzip {
@@ -151,15 +190,59 @@ pub fn open(name: &str, raw: Box<dyn Read + Send>, limits: Limits) -> io::Result
     let mut reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(BUF, bounded));
     let kind = match name_hint(name) {
         Some(kind) => kind,
-        None => sniff(peek(&mut reader)?),
+        None => sniff(reader.fill_buf()?),
     };
-    Ok(Opened { reader, kind, gzip, raw_bytes })
+    Ok(Opened {
+        content: Content::Stream(reader),
+        kind,
+        gzip,
+        raw_bytes,
+    })
 }
 
-/// The first bytes of a buffered reader, without consuming them. Returns an empty slice for an
-/// empty object; a decode error on the first block is returned as an error.
-fn peek(reader: &mut Box<dyn BufRead + Send>) -> io::Result<&[u8]> {
-    reader.fill_buf()
+/// Opens an object held in memory: decompressed in one piece when it is a single-member gzip
+/// object within [`Limits::max_inline_bytes`], streamed otherwise.
+pub fn open_bytes(name: &str, raw: Vec<u8>, limits: Limits) -> io::Result<Opened> {
+    let raw_len = raw.len() as u64;
+    let content = if raw.starts_with(&GZIP_MAGIC) {
+        match inflate_whole(&raw, limits) {
+            Some(out) => out,
+            None => return open(name, Box::new(io::Cursor::new(raw)), limits),
+        }
+    } else {
+        raw
+    };
+    let kind = match name_hint(name) {
+        Some(kind) => kind,
+        None => sniff(&content[..content.len().min(BUF)]),
+    };
+    let raw_bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(raw_len));
+    let gzip = raw_len as usize != content.len() || kind == ObjectKind::Empty && raw_len > 0;
+    Ok(Opened {
+        content: Content::Bytes(content),
+        kind,
+        gzip,
+        raw_bytes,
+    })
+}
+
+/// Decompresses a single-member gzip object with libdeflate, or `None` when it must be streamed
+/// instead: too large, several members, or damaged (the stream reports how far it got).
+fn inflate_whole(raw: &[u8], limits: Limits) -> Option<Vec<u8>> {
+    let trailer = raw.len().checked_sub(8).map(|at| &raw[at..])?;
+    let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+    let size = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]) as usize;
+    if raw.len().saturating_add(size) > limits.max_inline_bytes
+        || size as u64 > limits.max_decompressed_bytes
+    {
+        return None;
+    }
+    let mut out = vec![0u8; size];
+    let n = libdeflater::Decompressor::new()
+        .gzip_decompress(raw, &mut out)
+        .ok()?;
+    // libdeflate decodes the first member only: the object's own trailer must describe it.
+    (n == size && libdeflater::crc32(&out) == crc).then_some(out)
 }
 
 /// Kinds that the key alone tells (CloudTrail's own layout names them).
@@ -206,8 +289,12 @@ fn is_region(s: &str) -> bool {
         && parts.len() <= 4
         && parts[0].len() == 2
         && parts[0].bytes().all(|b| b.is_ascii_lowercase())
-        && parts.last().is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        && parts[1..parts.len() - 1].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
 }
 
 /// Recognises an object's kind from its first decompressed bytes.
@@ -265,7 +352,13 @@ fn looks_like_flow_log(body: &[u8]) -> bool {
     let line = &body[..line_end];
     let mut words = line.split(|b| *b == b' ').filter(|w| !w.is_empty());
     let first = words.next().unwrap_or_default();
-    let header_words = [&b"version"[..], b"account-id", b"interface-id", b"srcaddr", b"dstaddr"];
+    let header_words = [
+        &b"version"[..],
+        b"account-id",
+        b"interface-id",
+        b"srcaddr",
+        b"dstaddr",
+    ];
     if header_words.contains(&first) {
         return true;
     }
@@ -290,26 +383,54 @@ mod tests {
     }
 
     fn kind_of(name: &str, data: &[u8]) -> ObjectKind {
-        let opened = open(name, Box::new(io::Cursor::new(data.to_vec())), Limits::default());
-        opened.expect("open").kind
+        let opened = open(
+            name,
+            Box::new(io::Cursor::new(data.to_vec())),
+            Limits::default(),
+        );
+        let kind = opened.expect("open").kind;
+        let inline = open_bytes(name, data.to_vec(), Limits::default())
+            .expect("open")
+            .kind;
+        assert_eq!(kind, inline, "{name}");
+        kind
+    }
+
+    fn read_all(opened: Opened) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        opened.content.into_reader().read_to_end(&mut out)?;
+        Ok(out)
     }
 
     #[test]
     fn recognises_kinds() {
-        assert_eq!(kind_of("a.json", br#"{"Records":[]}"#), ObjectKind::CloudTrail);
+        assert_eq!(
+            kind_of("a.json", br#"{"Records":[]}"#),
+            ObjectKind::CloudTrail
+        );
         assert_eq!(kind_of("a.json", b"  [ ]"), ObjectKind::CloudTrailArray);
         let line = br#"{"eventVersion":"1.08","eventSource":"s3.amazonaws.com","eventName":"X"}"#;
         assert_eq!(kind_of("a.json", line), ObjectKind::CloudTrailLines);
         let digest = br#"{"awsAccountId":"111122223333","digestStartTime":"2021"}"#;
         assert_eq!(kind_of("d.json", digest), ObjectKind::CloudTrailDigest);
-        assert_eq!(kind_of("x/CloudTrail-Digest/y.json.gz", b"{}"), ObjectKind::CloudTrailDigest);
+        assert_eq!(
+            kind_of("x/CloudTrail-Digest/y.json.gz", b"{}"),
+            ObjectKind::CloudTrailDigest
+        );
         assert_eq!(kind_of("a", b""), ObjectKind::Empty);
         assert_eq!(kind_of("a", b"\n  \n"), ObjectKind::Empty);
         assert_eq!(kind_of("a", b"Config writability check"), ObjectKind::Other);
-        assert_eq!(kind_of("a", br#"{"configurationItems":[]}"#), ObjectKind::Other);
-        let v2 = b"2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA";
+        assert_eq!(
+            kind_of("a", br#"{"configurationItems":[]}"#),
+            ObjectKind::Other
+        );
+        let v2 =
+            b"2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA";
         assert_eq!(kind_of("f.log", v2), ObjectKind::FlowLog);
-        assert_eq!(kind_of("f.log", b"version account-id interface-id\n"), ObjectKind::FlowLog);
+        assert_eq!(
+            kind_of("f.log", b"version account-id interface-id\n"),
+            ObjectKind::FlowLog
+        );
     }
 
     #[test]
@@ -329,22 +450,87 @@ mod tests {
     #[test]
     fn gzip_is_detected_and_decoded() {
         let data = gz(br#"{"Records":[]}"#);
-        let mut opened = open("a.json.gz", Box::new(io::Cursor::new(data)), Limits::default())
-            .expect("open");
+        let opened = open(
+            "a.json.gz",
+            Box::new(io::Cursor::new(data)),
+            Limits::default(),
+        )
+        .expect("open");
         assert!(opened.gzip);
         assert_eq!(opened.kind, ObjectKind::CloudTrail);
         let mut s = String::new();
-        opened.reader.read_to_string(&mut s).expect("read");
+        opened
+            .content
+            .into_reader()
+            .read_to_string(&mut s)
+            .expect("read");
         assert_eq!(s, r#"{"Records":[]}"#);
+    }
+
+    #[test]
+    fn whole_objects_inflate_in_one_piece() {
+        let body = b"0123456789".repeat(10_000);
+        let opened = open_bytes("a.gz", gz(&body), Limits::default()).expect("open");
+        assert!(matches!(opened.content, Content::Bytes(_)));
+        assert_eq!(read_all(opened).expect("read"), body);
+    }
+
+    #[test]
+    fn several_members_are_all_read() {
+        let mut two = gz(b"first member\n");
+        two.extend(gz(b"second member\n"));
+        for opened in [
+            open_bytes("m.gz", two.clone(), Limits::default()).expect("open"),
+            open(
+                "m.gz",
+                Box::new(io::Cursor::new(two.clone())),
+                Limits::default(),
+            )
+            .expect("open"),
+        ] {
+            assert_eq!(
+                read_all(opened).expect("read"),
+                b"first member\nsecond member\n"
+            );
+        }
+        // Two identical members: sizes match the trailer, so only the CRC check catches it.
+        let mut same = gz(b"same\n");
+        same.extend(gz(b"same\n"));
+        let opened = open_bytes("s.gz", same, Limits::default()).expect("open");
+        assert_eq!(read_all(opened).expect("read"), b"same\nsame\n");
+    }
+
+    #[test]
+    fn large_or_damaged_objects_are_streamed() {
+        let body = vec![b'x'; 1 << 20];
+        let small = Limits {
+            max_inline_bytes: 1 << 16,
+            ..Limits::default()
+        };
+        let opened = open_bytes("big.gz", gz(&body), small).expect("open");
+        assert!(matches!(opened.content, Content::Stream(_)));
+        assert_eq!(read_all(opened).expect("read"), body);
+        let mut cut = gz(&b"0123456789".repeat(100_000));
+        cut.truncate(cut.len() / 2);
+        let opened = open_bytes("t.gz", cut, Limits::default()).expect("open");
+        assert!(matches!(opened.content, Content::Stream(_)));
+        assert!(read_all(opened).is_err());
     }
 
     #[test]
     fn decompression_is_bounded() {
         let bomb = gz(&vec![b' '; 4 << 20]);
-        let limits = Limits { max_decompressed_bytes: 1 << 20, ..Limits::default() };
-        let mut opened = open("bomb.gz", Box::new(io::Cursor::new(bomb)), limits).expect("open");
+        let limits = Limits {
+            max_decompressed_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        let opened = open_bytes("bomb.gz", bomb, limits).expect("open");
         let mut sink = Vec::new();
-        let err = opened.reader.read_to_end(&mut sink).expect_err("must stop");
+        let err = opened
+            .content
+            .into_reader()
+            .read_to_end(&mut sink)
+            .expect_err("must stop");
         assert!(err.to_string().contains("exceeds the limit"), "{err}");
         assert!(sink.len() <= 1 << 20);
     }
@@ -353,10 +539,9 @@ mod tests {
     fn truncated_gzip_is_an_error_after_the_good_bytes() {
         let data = gz(&b"0123456789".repeat(100_000));
         let cut = data[..data.len() / 2].to_vec();
-        let mut opened = open("t.gz", Box::new(io::Cursor::new(cut)), Limits::default())
-            .expect("open");
+        let opened = open("t.gz", Box::new(io::Cursor::new(cut)), Limits::default()).expect("open");
         let mut sink = Vec::new();
-        assert!(opened.reader.read_to_end(&mut sink).is_err());
+        assert!(opened.content.into_reader().read_to_end(&mut sink).is_err());
         assert!(!sink.is_empty());
     }
 }

@@ -29,7 +29,10 @@ pub enum StoreError {
 /// Persistent state for detection.
 pub trait Store {
     /// True when the object (an S3 key and ETag, or a file digest) was already processed.
-    fn is_processed(&self, object_id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn is_processed(
+        &self,
+        object_id: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Marks objects processed. Called last, after everything they caused is stored.
     fn mark_processed(
@@ -110,7 +113,11 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn observe_account(&mut self, account: &str, t: Timestamp) -> Result<Timestamp, StoreError> {
+    async fn observe_account(
+        &mut self,
+        account: &str,
+        t: Timestamp,
+    ) -> Result<Timestamp, StoreError> {
         let v = self.accounts.entry(account.to_owned()).or_insert(t);
         *v = (*v).min(t);
         Ok(*v)
@@ -143,7 +150,9 @@ impl Store for MemoryStore {
     ) -> Result<(), StoreError> {
         let current = self.findings.get(&finding.id).map(|f| f.updated_at);
         if current != expected {
-            return Err(StoreError::Conflict { id: finding.id.clone() });
+            return Err(StoreError::Conflict {
+                id: finding.id.clone(),
+            });
         }
         self.findings.insert(finding.id.clone(), finding.clone());
         Ok(())

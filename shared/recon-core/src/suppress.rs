@@ -141,7 +141,8 @@ impl Suppressions {
 impl Rule {
     fn prepare(&mut self) -> Result<(), String> {
         if let Some(t) = &self.finding_type {
-            let parsed = FindingType::from_name(t).ok_or_else(|| format!("unknown finding type {t:?}"))?;
+            let parsed =
+                FindingType::from_name(t).ok_or_else(|| format!("unknown finding type {t:?}"))?;
             self.parsed_type = Some(parsed);
         }
         if let Some(c) = &self.cidr {
@@ -170,9 +171,14 @@ impl Rule {
             && same(&self.interface, f.interface)
             && self.port.is_none_or(|p| f.port == Some(p))
             && self.principal.as_deref().is_none_or(|pat| {
-                f.principal.iter().flatten().any(|p| glob(pat.as_bytes(), p.as_bytes()))
+                f.principal
+                    .iter()
+                    .flatten()
+                    .any(|p| glob(pat.as_bytes(), p.as_bytes()))
             })
-            && self.parsed_cidr.is_none_or(|c| f.remote_ip.is_some_and(|ip| in_cidr(c, ip)))
+            && self
+                .parsed_cidr
+                .is_none_or(|c| f.remote_ip.is_some_and(|ip| in_cidr(c, ip)))
     }
 }
 
@@ -240,12 +246,24 @@ instance = "i-0123456789abcdef0"
             principal: [Some("arn:aws:iam::111122223333:role/prowler-scan"), None],
             ..Facts::default()
         };
-        assert_eq!(s.matching(&prowler).map(|r| r.name.as_str()), Some("prowler"));
-        let other_type = Facts { finding_type: Some(FindingType::UserPermissions), ..prowler };
+        assert_eq!(
+            s.matching(&prowler).map(|r| r.name.as_str()),
+            Some("prowler")
+        );
+        let other_type = Facts {
+            finding_type: Some(FindingType::UserPermissions),
+            ..prowler
+        };
         assert!(s.matching(&other_type).is_none());
-        let office = Facts { remote_ip: "203.0.113.77".parse().ok(), ..Facts::default() };
+        let office = Facts {
+            remote_ip: "203.0.113.77".parse().ok(),
+            ..Facts::default()
+        };
         assert_eq!(s.matching(&office).map(|r| r.name.as_str()), Some("office"));
-        let outside = Facts { remote_ip: "203.0.114.1".parse().ok(), ..Facts::default() };
+        let outside = Facts {
+            remote_ip: "203.0.114.1".parse().ok(),
+            ..Facts::default()
+        };
         assert!(s.matching(&outside).is_none());
         let scan = Facts {
             finding_type: Some(FindingType::Portscan),
@@ -274,6 +292,9 @@ instance = "i-0123456789abcdef0"
         let v6 = parse_cidr("2001:db8::/32").expect("v6");
         assert!(in_cidr(v6, "2001:db8:1::1".parse().expect("ip")));
         assert!(!in_cidr(v6, "203.0.113.1".parse().expect("ip")));
-        assert!(in_cidr(parse_cidr("0.0.0.0/0").expect("any"), "198.51.100.1".parse().expect("ip")));
+        assert!(in_cidr(
+            parse_cidr("0.0.0.0/0").expect("any"),
+            "198.51.100.1".parse().expect("ip")
+        ));
     }
 }

@@ -65,7 +65,8 @@ impl Timestamp {
         }
         let offset_secs = match rest {
             [b'Z'] | [b'z'] => 0,
-            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] | [sign @ (b'+' | b'-'), h1, h2, m1, m2] => {
+            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2]
+            | [sign @ (b'+' | b'-'), h1, h2, m1, m2] => {
                 let h = digits(&[*h1, *h2])?;
                 let m = digits(&[*m1, *m2])?;
                 if h > 18 || m > 59 {
@@ -185,7 +186,13 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for s in ["", "2021-07-29", "2021-13-01T00:00:00Z", "2021-07-29T13:02:53", "x021-07-29T13:02:53Z"] {
+        for s in [
+            "",
+            "2021-07-29",
+            "2021-13-01T00:00:00Z",
+            "2021-07-29T13:02:53",
+            "x021-07-29T13:02:53Z",
+        ] {
             assert_eq!(Timestamp::parse(s), None, "{s}");
         }
     }

@@ -79,6 +79,22 @@ pub struct RecordReader<R> {
     max_record: usize,
 }
 
+impl RecordReader<io::Empty> {
+    /// A reader over content already in memory: no copying, no refills.
+    pub fn from_bytes(bytes: Vec<u8>, layout: Layout, max_record: usize) -> Self {
+        RecordReader {
+            inner: io::empty(),
+            buf: bytes,
+            pos: 0,
+            eof: true,
+            state: State::Start,
+            layout,
+            index: 0,
+            max_record,
+        }
+    }
+}
+
 impl<R: Read> RecordReader<R> {
     /// A reader of `layout` records from `inner`; a record over `max_record` bytes is refused.
     pub fn new(inner: R, layout: Layout, max_record: usize) -> Self {
@@ -107,7 +123,11 @@ impl<R: Read> RecordReader<R> {
                     self.index += 1;
                     let bytes = &self.buf[start..end];
                     let fields = spans.resolve(bytes);
-                    return Some(Ok(RawRecord { bytes, index: self.index - 1, fields }));
+                    return Some(Ok(RawRecord {
+                        bytes,
+                        index: self.index - 1,
+                        fields,
+                    }));
                 }
                 Ok(Step::Continue) => {}
                 Ok(Step::End) => return None,
@@ -201,7 +221,11 @@ impl<R: Read> RecordReader<R> {
             }
             b']' => {
                 self.pos += 1;
-                self.state = if envelope { State::TopKeys } else { State::Done };
+                self.state = if envelope {
+                    State::TopKeys
+                } else {
+                    State::Done
+                };
                 Ok(Step::Continue)
             }
             b'{' => self.item(),
@@ -209,7 +233,10 @@ impl<R: Read> RecordReader<R> {
                 let index = self.index;
                 self.index += 1;
                 self.resync(false)?;
-                Err(ReadIssue::Record { index, reason: "a record is not a JSON object".into() })
+                Err(ReadIssue::Record {
+                    index,
+                    reason: "a record is not a JSON object".into(),
+                })
             }
         }
     }
@@ -225,7 +252,10 @@ impl<R: Read> RecordReader<R> {
                 let index = self.index;
                 self.index += 1;
                 self.resync(true)?;
-                Err(ReadIssue::Record { index, reason: "a line is not a JSON object".into() })
+                Err(ReadIssue::Record {
+                    index,
+                    reason: "a line is not a JSON object".into(),
+                })
             }
         }
     }
@@ -244,14 +274,21 @@ impl<R: Read> RecordReader<R> {
                     self.index += 1;
                     self.pos += 1;
                     self.resync(self.layout == Layout::Lines)?;
-                    return Err(ReadIssue::Record { index, reason: reason.to_string() });
+                    return Err(ReadIssue::Record {
+                        index,
+                        reason: reason.to_string(),
+                    });
                 }
             }
         };
         let start = self.pos;
         self.pos = end;
         // Spans are relative to the buffer; make them relative to the record.
-        Ok(Step::Record { start, end, spans: spans.shifted(start) })
+        Ok(Step::Record {
+            start,
+            end,
+            spans: spans.shifted(start),
+        })
     }
 
     /// Skips ahead to the next recognisable record start (`{"eventVersion"`, or the next line).
@@ -349,12 +386,19 @@ impl<R: Read> RecordReader<R> {
 
     fn fatal(&mut self, reason: String) -> ReadIssue {
         self.state = State::Done;
-        ReadIssue::Fatal { records: self.index, reason }
+        ReadIssue::Fatal {
+            records: self.index,
+            reason,
+        }
     }
 }
 
 enum Step {
-    Record { start: usize, end: usize, spans: KeySpans },
+    Record {
+        start: usize,
+        end: usize,
+        spans: KeySpans,
+    },
     Continue,
     End,
 }
@@ -377,7 +421,8 @@ mod tests {
 
     #[test]
     fn reads_the_envelope_and_skips_other_keys() {
-        let data = br#"{"x":{"Records":[1]}, "Records":[{"eventName":"A"} ,{"eventName":"B"}],"y":2}"#;
+        let data =
+            br#"{"x":{"Records":[1]}, "Records":[{"eventName":"A"} ,{"eventName":"B"}],"y":2}"#;
         let (ok, bad) = read_all(data, Layout::Envelope);
         assert_eq!(ok, [r#"{"eventName":"A"}"#, r#"{"eventName":"B"}"#]);
         assert!(bad.is_empty(), "{bad:?}");
@@ -399,7 +444,13 @@ mod tests {
     fn a_broken_line_is_reported_and_the_rest_still_counts() {
         let (ok, bad) = read_all(b"{\"a\":1}\nnot json\n{\"a\":3}\n", Layout::Lines);
         assert_eq!(ok.len(), 2);
-        assert_eq!(bad, [ReadIssue::Record { index: 1, reason: "a line is not a JSON object".into() }]);
+        assert_eq!(
+            bad,
+            [ReadIssue::Record {
+                index: 1,
+                reason: "a line is not a JSON object".into()
+            }]
+        );
     }
 
     #[test]
@@ -407,7 +458,10 @@ mod tests {
         let data = br#"{"Records":[{"eventVersion":"1","a":[}, {"eventVersion":"1.08","b":2}]}"#;
         let (ok, bad) = read_all(data, Layout::Envelope);
         assert_eq!(ok, [r#"{"eventVersion":"1.08","b":2}"#]);
-        assert!(matches!(bad[0], ReadIssue::Record { index: 0, .. }), "{bad:?}");
+        assert!(
+            matches!(bad[0], ReadIssue::Record { index: 0, .. }),
+            "{bad:?}"
+        );
     }
 
     #[test]
@@ -415,7 +469,10 @@ mod tests {
         let data = br#"{"Records":[{"a":1},{"a":2},{"a":"#;
         let (ok, bad) = read_all(data, Layout::Envelope);
         assert_eq!(ok.len(), 2);
-        assert!(matches!(&bad[..], [ReadIssue::Fatal { records: 2, .. }]), "{bad:?}");
+        assert!(
+            matches!(&bad[..], [ReadIssue::Fatal { records: 2, .. }]),
+            "{bad:?}"
+        );
     }
 
     #[test]

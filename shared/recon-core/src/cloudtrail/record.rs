@@ -162,7 +162,10 @@ pub fn is_aws_service_activity(id: &UserIdentity<'_>, source_ip: Option<&str>) -
     if nonempty(&id.kind) == Some("AWSService") || nonempty(&id.invoked_by).is_some() {
         return true;
     }
-    let issuer_arn = id.session_context.as_ref().and_then(|c| c.session_issuer.as_ref());
+    let issuer_arn = id
+        .session_context
+        .as_ref()
+        .and_then(|c| c.session_issuer.as_ref());
     let issuer_arn = issuer_arn.and_then(|i| nonempty(&i.arn));
     let service_role = |arn: &str| {
         arn.contains(":role/aws-service-role/") || arn.contains(":assumed-role/AWSServiceRoleFor")
@@ -170,7 +173,13 @@ pub fn is_aws_service_activity(id: &UserIdentity<'_>, source_ip: Option<&str>) -
     if issuer_arn.is_some_and(service_role) || nonempty(&id.arn).is_some_and(service_role) {
         return true;
     }
-    source_ip.is_some_and(|s| s.ends_with(".amazonaws.com") || s.starts_with("AWS Internal"))
+    source_ip.is_some_and(|s| is_service_source(s.as_bytes()))
+}
+
+/// True when `sourceIPAddress` names an AWS service (`config.amazonaws.com`, `AWS Internal`)
+/// rather than an address.
+pub fn is_service_source(s: &[u8]) -> bool {
+    s.ends_with(b".amazonaws.com") || s.starts_with(b"AWS Internal")
 }
 
 /// True when a session's credentials were created on an EC2 instance: `ec2RoleDelivery` is set,
@@ -239,8 +248,13 @@ fn principal_key(
             .unwrap_or_else(|| format!("{kind}:{acct}:unknown")),
         "IdentityCenterUser" => {
             let who = id.on_behalf_of.as_ref();
-            let user = who.and_then(|o| nonempty(&o.user_id)).or(pid).unwrap_or("unknown");
-            let store = who.and_then(|o| nonempty(&o.identity_store_arn)).unwrap_or(acct);
+            let user = who
+                .and_then(|o| nonempty(&o.user_id))
+                .or(pid)
+                .unwrap_or("unknown");
+            let store = who
+                .and_then(|o| nonempty(&o.identity_store_arn))
+                .unwrap_or(acct);
             format!("identity-center:{store}:{user}")
         }
         "SAMLUser" | "WebIdentityUser" => {
@@ -248,7 +262,10 @@ fn principal_key(
             let user = nonempty(&id.user_name).or(pid).unwrap_or("unknown");
             format!("{kind}:{provider}:{user}")
         }
-        "AWSService" => format!("AWSService:{}", nonempty(&id.invoked_by).unwrap_or("unknown")),
+        "AWSService" => format!(
+            "AWSService:{}",
+            nonempty(&id.invoked_by).unwrap_or("unknown")
+        ),
         _ => arn
             .map(str::to_owned)
             .unwrap_or_else(|| format!("{kind}:{acct}:{}", pid.unwrap_or("unknown"))),
@@ -262,13 +279,21 @@ fn session_info(id: &UserIdentity<'_>) -> Option<SessionInfo> {
     let info = SessionInfo {
         issuer_type: issuer.and_then(|i| nonempty(&i.kind)).map(str::to_owned),
         issuer_arn: issuer.and_then(|i| nonempty(&i.arn)).map(str::to_owned),
-        issuer_principal_id: issuer.and_then(|i| nonempty(&i.principal_id)).map(str::to_owned),
-        issuer_account_id: issuer.and_then(|i| nonempty(&i.account_id)).map(str::to_owned),
-        issuer_user_name: issuer.and_then(|i| nonempty(&i.user_name)).map(str::to_owned),
+        issuer_principal_id: issuer
+            .and_then(|i| nonempty(&i.principal_id))
+            .map(str::to_owned),
+        issuer_account_id: issuer
+            .and_then(|i| nonempty(&i.account_id))
+            .map(str::to_owned),
+        issuer_user_name: issuer
+            .and_then(|i| nonempty(&i.user_name))
+            .map(str::to_owned),
         mfa_authenticated: attrs
             .and_then(|a| nonempty(&a.mfa_authenticated))
             .map(|v| v.eq_ignore_ascii_case("true")),
-        creation_date: attrs.and_then(|a| nonempty(&a.creation_date)).map(str::to_owned),
+        creation_date: attrs
+            .and_then(|a| nonempty(&a.creation_date))
+            .map(str::to_owned),
     };
     (info != SessionInfo::default()).then_some(info)
 }
@@ -284,25 +309,50 @@ mod tests {
     #[test]
     fn every_identity_shape_has_a_stable_key() {
         let cases = [
-            (r#"{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","userName":"alice"}"#,
-             "arn:aws:iam::111122223333:user/alice"),
-            (r#"{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/Dev/s1","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::111122223333:role/team/Dev"}}}"#,
-             "arn:aws:iam::111122223333:role/team/Dev"),
-            (r#"{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"}"#,
-             "arn:aws:iam::111122223333:root"),
-            (r#"{"type":"Root","accountId":"111122223333","userName":"my-alias"}"#,
-             "arn:aws:iam::111122223333:root"),
-            (r#"{"type":"FederatedUser","arn":"arn:aws:sts::111122223333:federated-user/bob","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/broker"}}}"#,
-             "arn:aws:iam::111122223333:user/broker"),
-            (r#"{"type":"AWSService","invokedBy":"config.amazonaws.com"}"#, "AWSService:config.amazonaws.com"),
-            (r#"{"type":"AWSAccount","principalId":"AIDAEXAMPLE","accountId":"444455556666"}"#,
-             "AWSAccount:444455556666:AIDAEXAMPLE"),
-            (r#"{"type":"IdentityCenterUser","accountId":"111122223333","onBehalfOf":{"userId":"u-1","identityStoreArn":"arn:aws:identitystore::111122223333:identitystore/d-1"}}"#,
-             "identity-center:arn:aws:identitystore::111122223333:identitystore/d-1:u-1"),
-            (r#"{"type":"SAMLUser","principalId":"x:y","userName":"carol","identityProvider":"idp"}"#, "SAMLUser:idp:carol"),
-            (r#"{"type":"WebIdentityUser","userName":"dave","identityProvider":"accounts.google.com"}"#,
-             "WebIdentityUser:accounts.google.com:dave"),
-            (r#"{"accountId":"111122223333","invokedBy":"AWS Internal"}"#, "Unknown:111122223333:unknown"),
+            (
+                r#"{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","userName":"alice"}"#,
+                "arn:aws:iam::111122223333:user/alice",
+            ),
+            (
+                r#"{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/Dev/s1","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::111122223333:role/team/Dev"}}}"#,
+                "arn:aws:iam::111122223333:role/team/Dev",
+            ),
+            (
+                r#"{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root","accountId":"111122223333"}"#,
+                "arn:aws:iam::111122223333:root",
+            ),
+            (
+                r#"{"type":"Root","accountId":"111122223333","userName":"my-alias"}"#,
+                "arn:aws:iam::111122223333:root",
+            ),
+            (
+                r#"{"type":"FederatedUser","arn":"arn:aws:sts::111122223333:federated-user/bob","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/broker"}}}"#,
+                "arn:aws:iam::111122223333:user/broker",
+            ),
+            (
+                r#"{"type":"AWSService","invokedBy":"config.amazonaws.com"}"#,
+                "AWSService:config.amazonaws.com",
+            ),
+            (
+                r#"{"type":"AWSAccount","principalId":"AIDAEXAMPLE","accountId":"444455556666"}"#,
+                "AWSAccount:444455556666:AIDAEXAMPLE",
+            ),
+            (
+                r#"{"type":"IdentityCenterUser","accountId":"111122223333","onBehalfOf":{"userId":"u-1","identityStoreArn":"arn:aws:identitystore::111122223333:identitystore/d-1"}}"#,
+                "identity-center:arn:aws:identitystore::111122223333:identitystore/d-1:u-1",
+            ),
+            (
+                r#"{"type":"SAMLUser","principalId":"x:y","userName":"carol","identityProvider":"idp"}"#,
+                "SAMLUser:idp:carol",
+            ),
+            (
+                r#"{"type":"WebIdentityUser","userName":"dave","identityProvider":"accounts.google.com"}"#,
+                "WebIdentityUser:accounts.google.com:dave",
+            ),
+            (
+                r#"{"accountId":"111122223333","invokedBy":"AWS Internal"}"#,
+                "Unknown:111122223333:unknown",
+            ),
         ];
         for (json, key) in cases {
             assert_eq!(principal(&identity(json), None).key, key, "{json}");
@@ -311,18 +361,27 @@ mod tests {
 
     #[test]
     fn assumed_role_sessions_share_the_role() {
-        let a = identity(r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/R/one","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/R"}}}"#);
-        let b = identity(r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/R/two","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/R"}}}"#);
+        let a = identity(
+            r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/R/one","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/R"}}}"#,
+        );
+        let b = identity(
+            r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/R/two","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/R"}}}"#,
+        );
         assert_eq!(principal(&a, None).key, principal(&b, None).key);
     }
 
     #[test]
     fn instance_credentials_are_recognised() {
-        let by_name = identity(r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/web/i-0adc17a5acb70d9ae"}"#);
+        let by_name = identity(
+            r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/web/i-0adc17a5acb70d9ae"}"#,
+        );
         assert!(is_instance_credentials(&by_name));
-        let by_delivery = identity(r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/web/x","sessionContext":{"ec2RoleDelivery":"2.0"}}"#);
+        let by_delivery = identity(
+            r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/web/x","sessionContext":{"ec2RoleDelivery":"2.0"}}"#,
+        );
         assert!(is_instance_credentials(&by_delivery));
-        let user = identity(r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/web/alice"}"#);
+        let user =
+            identity(r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/web/alice"}"#);
         assert!(!is_instance_credentials(&user));
         assert!(!is_instance_id("i-123"));
     }
@@ -331,9 +390,13 @@ mod tests {
     fn service_activity_is_recognised() {
         let svc = identity(r#"{"type":"AWSService","invokedBy":"trustedadvisor.amazonaws.com"}"#);
         assert!(is_aws_service_activity(&svc, None));
-        let slr = identity(r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/AWSServiceRoleForConfig/x","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"}}}"#);
+        let slr = identity(
+            r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/AWSServiceRoleForConfig/x","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig"}}}"#,
+        );
         assert!(is_aws_service_activity(&slr, None));
-        let via = identity(r#"{"type":"IAMUser","arn":"arn:aws:iam::1:user/a","invokedBy":"cloudformation.amazonaws.com"}"#);
+        let via = identity(
+            r#"{"type":"IAMUser","arn":"arn:aws:iam::1:user/a","invokedBy":"cloudformation.amazonaws.com"}"#,
+        );
         assert!(is_aws_service_activity(&via, None));
         let user = identity(r#"{"type":"IAMUser","arn":"arn:aws:iam::1:user/a"}"#);
         assert!(!is_aws_service_activity(&user, Some("203.0.113.9")));
@@ -344,7 +407,13 @@ mod tests {
     fn only_real_addresses_are_remote_ips() {
         assert_eq!(remote_ip(Some("203.0.113.9")), "203.0.113.9".parse().ok());
         assert_eq!(remote_ip(Some("2001:db8::1")), "2001:db8::1".parse().ok());
-        for s in ["AWS Internal", "config.amazonaws.com", "08.1.250.216", "", "1.2.3"] {
+        for s in [
+            "AWS Internal",
+            "config.amazonaws.com",
+            "08.1.250.216",
+            "",
+            "1.2.3",
+        ] {
             assert_eq!(remote_ip(Some(s)), None, "{s}");
         }
     }

@@ -54,7 +54,10 @@ pub fn value_end(buf: &[u8], start: usize) -> Scan<usize> {
         },
         b'{' | b'[' => nested_end(buf, start),
         b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => scalar_end(buf, start),
-        _ => Scan::Invalid { offset: start, reason: "expected a JSON value" },
+        _ => Scan::Invalid {
+            offset: start,
+            reason: "expected a JSON value",
+        },
     }
 }
 
@@ -83,14 +86,20 @@ fn nested_end(buf: &[u8], start: usize) -> Scan<usize> {
             },
             open @ (b'{' | b'[') => {
                 if depth == MAX_DEPTH {
-                    return Scan::Invalid { offset: i, reason: "nesting too deep" };
+                    return Scan::Invalid {
+                        offset: i,
+                        reason: "nesting too deep",
+                    };
                 }
                 stack[depth] = if open == b'{' { b'}' } else { b']' };
                 depth += 1;
             }
             close @ (b'}' | b']') => {
                 if depth == 0 || stack[depth - 1] != close {
-                    return Scan::Invalid { offset: i, reason: "mismatched bracket" };
+                    return Scan::Invalid {
+                        offset: i,
+                        reason: "mismatched bracket",
+                    };
                 }
                 depth -= 1;
                 if depth == 0 {
@@ -116,7 +125,7 @@ pub fn skip_ws(buf: &[u8], mut i: usize) -> usize {
 /// Where the key fields of a record lie, as byte ranges of the scanned buffer.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct KeySpans {
-    spans: [Option<(usize, usize)>; 5],
+    spans: [Option<(usize, usize)>; 6],
     needs_full_parse: bool,
 }
 
@@ -139,6 +148,7 @@ impl KeySpans {
             event_time: get(2),
             event_type: get(3),
             recipient_account_id: get(4),
+            source_ip_address: get(5),
             needs_full_parse: self.needs_full_parse,
         }
     }
@@ -158,6 +168,8 @@ pub struct KeyFields<'a> {
     pub event_type: Option<&'a [u8]>,
     /// `recipientAccountId`.
     pub recipient_account_id: Option<&'a [u8]>,
+    /// `sourceIPAddress`.
+    pub source_ip_address: Option<&'a [u8]>,
     /// True when a wanted field was present but escaped or not a string: parse fully.
     pub needs_full_parse: bool,
 }
@@ -175,7 +187,10 @@ pub fn record_fields(buf: &[u8], start: usize) -> Scan<(usize, KeySpans)> {
             return Scan::Incomplete;
         };
         if b != b'"' {
-            return Scan::Invalid { offset: i, reason: "expected an object key" };
+            return Scan::Invalid {
+                offset: i,
+                reason: "expected an object key",
+            };
         }
         let Some(key_end) = string_end(buf, i + 1) else {
             return Scan::Incomplete;
@@ -184,7 +199,12 @@ pub fn record_fields(buf: &[u8], start: usize) -> Scan<(usize, KeySpans)> {
         i = skip_ws(buf, key_end);
         match buf.get(i) {
             Some(b':') => {}
-            Some(_) => return Scan::Invalid { offset: i, reason: "expected ':'" },
+            Some(_) => {
+                return Scan::Invalid {
+                    offset: i,
+                    reason: "expected ':'",
+                }
+            }
             None => return Scan::Incomplete,
         }
         i = skip_ws(buf, i + 1);
@@ -205,7 +225,12 @@ pub fn record_fields(buf: &[u8], start: usize) -> Scan<(usize, KeySpans)> {
         match buf.get(i) {
             Some(b',') => i = skip_ws(buf, i + 1),
             Some(b'}') => return Scan::Complete((i + 1, spans)),
-            Some(_) => return Scan::Invalid { offset: i, reason: "expected ',' or '}'" },
+            Some(_) => {
+                return Scan::Invalid {
+                    offset: i,
+                    reason: "expected ',' or '}'",
+                }
+            }
             None => return Scan::Incomplete,
         }
     }
@@ -218,13 +243,17 @@ fn slot_for(key: &[u8]) -> Option<usize> {
         b"eventTime" => Some(2),
         b"eventType" => Some(3),
         b"recipientAccountId" => Some(4),
+        b"sourceIPAddress" => Some(5),
         _ => None,
     }
 }
 
 /// True for a JSON string value without escapes.
 fn plain_string(value: &[u8]) -> bool {
-    value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"' && !value.contains(&b'\\')
+    value.len() >= 2
+        && value[0] == b'"'
+        && value[value.len() - 1] == b'"'
+        && !value.contains(&b'\\')
 }
 
 #[cfg(test)]
@@ -237,7 +266,13 @@ mod tests {
         assert_eq!(value_end(br#"{"a":[1,{"b":"}"}]} "#, 0), Scan::Complete(19));
         assert_eq!(value_end(b"123,", 0), Scan::Complete(3));
         assert_eq!(value_end(b"true}", 0), Scan::Complete(4));
-        assert_eq!(value_end(br#"{"a":[1,2}"#, 0), Scan::Invalid { offset: 9, reason: "mismatched bracket" });
+        assert_eq!(
+            value_end(br#"{"a":[1,2}"#, 0),
+            Scan::Invalid {
+                offset: 9,
+                reason: "mismatched bracket"
+            }
+        );
         assert_eq!(value_end(br#"{"a":"#, 0), Scan::Incomplete);
         assert_eq!(value_end(br#""abc\"#, 0), Scan::Incomplete);
         assert!(matches!(value_end(b"x", 0), Scan::Invalid { .. }));
@@ -246,7 +281,10 @@ mod tests {
     #[test]
     fn deep_nesting_is_refused() {
         let deep = "[".repeat(MAX_DEPTH + 1);
-        assert!(matches!(value_end(deep.as_bytes(), 0), Scan::Invalid { .. }));
+        assert!(matches!(
+            value_end(deep.as_bytes(), 0),
+            Scan::Invalid { .. }
+        ));
     }
 
     #[test]
@@ -279,7 +317,11 @@ mod tests {
     fn truncated_records_are_incomplete() {
         let rec = br#"{"eventName":"ListUsers","x":{"y":[1,2"#;
         for cut in 1..rec.len() {
-            assert_eq!(record_fields(&rec[..cut], 0), Scan::Incomplete, "cut at {cut}");
+            assert_eq!(
+                record_fields(&rec[..cut], 0),
+                Scan::Incomplete,
+                "cut at {cut}"
+            );
         }
     }
 }

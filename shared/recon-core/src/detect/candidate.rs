@@ -42,7 +42,12 @@ pub struct Candidate {
 impl Candidate {
     /// The deterministic id of the finding this candidate aggregates into.
     pub fn finding_id(&self) -> String {
-        Finding::make_id(self.finding_type, &self.account_id, &self.subject_key, self.remote_ip)
+        Finding::make_id(
+            self.finding_type,
+            &self.account_id,
+            &self.subject_key,
+            self.remote_ip,
+        )
     }
 
     /// The facts suppression rules match on.
@@ -95,11 +100,23 @@ impl Candidate {
             finding_type: self.finding_type,
             severity: self.severity.max(old.severity),
             account_id: self.account_id,
-            region: if newer { self.region } else { old.region.clone() },
+            region: if newer {
+                self.region
+            } else {
+                old.region.clone()
+            },
             partition: old.partition.clone(),
-            subject: if newer { self.subject } else { old.subject.clone() },
+            subject: if newer {
+                self.subject
+            } else {
+                old.subject.clone()
+            },
             remote_ip: self.remote_ip,
-            intel: if newer { self.intel.or_else(|| old.intel.clone()) } else { old.intel.clone() },
+            intel: if newer {
+                self.intel.or_else(|| old.intel.clone())
+            } else {
+                old.intel.clone()
+            },
             count: old.count.saturating_add(self.count),
             first_seen: old.first_seen.min(self.first_seen),
             last_seen: old.last_seen.max(self.last_seen),
@@ -135,7 +152,11 @@ fn merge_api(old: &ApiEvidence, new: ApiEvidence, newer: bool) -> ApiEvidence {
     ApiEvidence {
         apis,
         event_ids,
-        user_agent: if newer { new.user_agent.or_else(|| old.user_agent.clone()) } else { old.user_agent.clone() },
+        user_agent: if newer {
+            new.user_agent.or_else(|| old.user_agent.clone())
+        } else {
+            old.user_agent.clone()
+        },
         new_apis,
         principal_first_seen: min_opt(old.principal_first_seen, new.principal_first_seen),
         baseline_age_ms: old.baseline_age_ms.or(new.baseline_age_ms),
@@ -162,7 +183,10 @@ fn merge_net(old: &NetworkEvidence, new: NetworkEvidence) -> NetworkEvidence {
 
 /// Adds a call to a bounded API list, most frequent first.
 pub fn add_api(apis: &mut Vec<ApiCall>, call: ApiCall) {
-    match apis.iter_mut().find(|a| a.api == call.api && a.service == call.service) {
+    match apis
+        .iter_mut()
+        .find(|a| a.api == call.api && a.service == call.service)
+    {
         Some(a) => {
             a.count += call.count;
             if call.last_error.is_some() {

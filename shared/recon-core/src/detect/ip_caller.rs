@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use super::candidate::{add_api, keep_last, Candidate};
 use super::permissions::ApiObservation;
-use crate::finding::{ApiCall, ApiEvidence, Evidence, FindingType, Severity, Subject};
 use crate::finding::MAX_EVIDENCE_ITEMS;
+use crate::finding::{ApiCall, ApiEvidence, Evidence, FindingType, Severity, Subject};
 use crate::intel::{IntelRef, Matches};
 
 /// Aggregates listed-address discovery calls of one batch.
@@ -59,7 +59,7 @@ impl IpCallerDetector {
     /// Takes the pending candidates.
     pub fn drain(&mut self) -> Vec<Candidate> {
         let mut v: Vec<Candidate> = self.pending.drain().map(|(_, c)| c).collect();
-        v.sort_by(|a, b| a.first_seen.cmp(&b.first_seen));
+        v.sort_by_key(|c| c.first_seen);
         v
     }
 }

@@ -51,7 +51,11 @@ pub struct ApiObservation {
 impl ApiObservation {
     /// The baseline key of the API: `service:api`.
     pub fn api_key(&self) -> String {
-        format!("{}:{}", self.service.trim_end_matches(".amazonaws.com"), self.api)
+        format!(
+            "{}:{}",
+            self.service.trim_end_matches(".amazonaws.com"),
+            self.api
+        )
     }
 }
 
@@ -125,7 +129,11 @@ pub fn severity(p: &Principal) -> Severity {
 
 /// Whether a first call is new: never called before, and made after the learning period
 /// (`learning_end`; `None` when the learning period is off).
-pub fn is_new(first_call: Timestamp, before: Option<Timestamp>, learning_end: Option<Timestamp>) -> bool {
+pub fn is_new(
+    first_call: Timestamp,
+    before: Option<Timestamp>,
+    learning_end: Option<Timestamp>,
+) -> bool {
     before.is_none() && learning_end.is_none_or(|end| first_call >= end)
 }
 
@@ -170,7 +178,10 @@ mod tests {
             time: Timestamp(t),
             account_id: "111122223333".into(),
             region: "us-east-1".into(),
-            principal: Principal { key: principal.into(), ..Principal::default() },
+            principal: Principal {
+                key: principal.into(),
+                ..Principal::default()
+            },
             service: "ec2.amazonaws.com".into(),
             api: api.into(),
             category,
@@ -185,9 +196,18 @@ mod tests {
     fn novelty_needs_no_history_and_an_ended_learning_period() {
         let end = Some(Timestamp(100));
         assert!(is_new(Timestamp(150), None, end));
-        assert!(!is_new(Timestamp(50), None, end), "inside the learning period");
-        assert!(!is_new(Timestamp(150), Some(Timestamp(10)), end), "seen before");
-        assert!(!is_new(Timestamp(150), Some(Timestamp(200)), end), "older data arriving late");
+        assert!(
+            !is_new(Timestamp(50), None, end),
+            "inside the learning period"
+        );
+        assert!(
+            !is_new(Timestamp(150), Some(Timestamp(10)), end),
+            "seen before"
+        );
+        assert!(
+            !is_new(Timestamp(150), Some(Timestamp(200)), end),
+            "older data arriving late"
+        );
         assert!(is_new(Timestamp(5), None, None), "learning period off");
     }
 
@@ -207,7 +227,11 @@ mod tests {
         assert_eq!(p1.calls[0].1.first_seen, Timestamp(10));
         assert_eq!(p1.calls[0].1.count, 2);
         assert_eq!(p1.calls[1].1.finding_type, FindingType::NetworkPermissions);
-        assert_eq!(drained[1].calls.len(), 1, "uncategorised discovery is not baselined");
+        assert_eq!(
+            drained[1].calls.len(),
+            1,
+            "uncategorised discovery is not baselined"
+        );
         assert!(t.is_empty());
     }
 
@@ -225,10 +249,18 @@ mod tests {
         t.observe(&obs("p", "DescribeInstances", Category::Resource, 200));
         t.observe(&obs("p", "DescribeSnapshots", Category::Resource, 210));
         t.observe(&obs("p", "DescribeVpcs", Category::Network, 220));
-        let calls = t.drain().remove(0).calls.into_iter().map(|(_, c)| c).collect();
+        let calls = t
+            .drain()
+            .remove(0)
+            .calls
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
         let out = new_call_candidates(calls, Timestamp(100), Timestamp(0));
         assert_eq!(out.len(), 2);
-        let res = out.iter().find(|c| c.finding_type == FindingType::ResourcePermissions);
+        let res = out
+            .iter()
+            .find(|c| c.finding_type == FindingType::ResourcePermissions);
         let Some(Evidence::Api(e)) = res.map(|c| &c.evidence) else {
             panic!("resource candidate");
         };

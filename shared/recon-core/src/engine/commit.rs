@@ -33,7 +33,11 @@ const MAX_CONFLICT_RETRIES: usize = 5;
 impl Engine {
     /// Decides the pending batch against `store`, updates findings, marks the scanned objects
     /// processed and flushes. `now` stamps CreatedAt/UpdatedAt.
-    pub async fn commit<S: Store>(&mut self, store: &mut S, now: Timestamp) -> Result<CommitReport, StoreError> {
+    pub async fn commit<S: Store>(
+        &mut self,
+        store: &mut S,
+        now: Timestamp,
+    ) -> Result<CommitReport, StoreError> {
         let mut report = CommitReport::default();
         let learning_ends = self.learning_ends(store).await?;
         let mut candidates = self.first_call_candidates(store, &learning_ends).await?;
@@ -54,17 +58,25 @@ impl Engine {
         store.flush().await?;
         report.objects = objects.len();
         report.findings = finals.into_values().collect();
-        report.findings.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then(a.id.cmp(&b.id)));
+        report
+            .findings
+            .sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then(a.id.cmp(&b.id)));
         Ok(report)
     }
 
     /// Per account: when its learning period ends (`None` when the learning period is off).
-    async fn learning_ends<S: Store>(&mut self, store: &mut S) -> Result<HashMap<String, Option<Timestamp>>, StoreError> {
+    async fn learning_ends<S: Store>(
+        &mut self,
+        store: &mut S,
+    ) -> Result<HashMap<String, Option<Timestamp>>, StoreError> {
         let mut ends = HashMap::new();
         for (account, first) in std::mem::take(&mut self.accounts) {
             let start = store.observe_account(&account, first).await?;
             let period = self.config.learning_period_ms;
-            ends.insert(account, (period > 0).then(|| Timestamp(start.0.saturating_add(period))));
+            ends.insert(
+                account,
+                (period > 0).then(|| Timestamp(start.0.saturating_add(period))),
+            );
         }
         Ok(ends)
     }
@@ -79,17 +91,25 @@ impl Engine {
             let Some(first) = group.calls.iter().map(|(_, c)| c.first_seen).min() else {
                 continue;
             };
-            let mut keys: Vec<(String, Timestamp)> =
-                group.calls.iter().map(|(api, c)| (api.clone(), c.first_seen)).collect();
+            let mut keys: Vec<(String, Timestamp)> = group
+                .calls
+                .iter()
+                .map(|(api, c)| (api.clone(), c.first_seen))
+                .collect();
             keys.push((PRINCIPAL_FIRST_SEEN.to_owned(), first));
             let before = store.record_first_calls(&group.principal, &keys).await?;
-            let principal_first = before.last().copied().flatten().map_or(first, |b| b.min(first));
+            let principal_first = before
+                .last()
+                .copied()
+                .flatten()
+                .map_or(first, |b| b.min(first));
             let mut new_calls = Vec::new();
             let mut account_first = Timestamp(i64::MAX);
             for ((_, c), before) in group.calls.into_iter().zip(before) {
                 let end = learning_ends.get(&c.account_id).copied().flatten();
                 if let Some(e) = end {
-                    account_first = account_first.min(Timestamp(e.0 - self.config.learning_period_ms));
+                    account_first =
+                        account_first.min(Timestamp(e.0 - self.config.learning_period_ms));
                 }
                 if is_new(c.first_seen, before, end) {
                     new_calls.push(c);
@@ -98,20 +118,32 @@ impl Engine {
             if account_first.0 == i64::MAX {
                 account_first = principal_first;
             }
-            out.extend(new_call_candidates(new_calls, principal_first, account_first));
+            out.extend(new_call_candidates(
+                new_calls,
+                principal_first,
+                account_first,
+            ));
         }
         Ok(out)
     }
 
     /// Merges a candidate into its stored finding, retrying on a concurrent writer.
-    async fn save_candidate<S: Store>(&self, store: &mut S, c: Candidate, now: Timestamp) -> Result<(Finding, bool), StoreError> {
+    async fn save_candidate<S: Store>(
+        &self,
+        store: &mut S,
+        c: Candidate,
+        now: Timestamp,
+    ) -> Result<(Finding, bool), StoreError> {
         let id = c.finding_id();
         let mut attempt = 0;
         loop {
             let existing = store.load_finding(&id).await?;
             let mut finding = c.clone().apply(existing.as_ref(), now);
             finding.partition.clone_from(&self.config.partition);
-            match store.save_finding(&finding, existing.as_ref().map(|f| f.updated_at)).await {
+            match store
+                .save_finding(&finding, existing.as_ref().map(|f| f.updated_at))
+                .await
+            {
                 Ok(()) => return Ok((finding, existing.is_none())),
                 Err(StoreError::Conflict { .. }) if attempt < MAX_CONFLICT_RETRIES => attempt += 1,
                 Err(e) => return Err(e),

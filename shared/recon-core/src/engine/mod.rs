@@ -73,7 +73,11 @@ pub struct RecordIssue {
 impl fmt::Display for RecordIssue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = if self.is_line { "line" } else { "record" };
-        write!(f, "{}: {what} {}: {}", self.object, self.position, self.reason)
+        write!(
+            f,
+            "{}: {what} {}: {}",
+            self.object, self.position, self.reason
+        )
     }
 }
 
@@ -81,7 +85,12 @@ impl ObjectReport {
     fn issue(&mut self, position: u64, is_line: bool, reason: String) {
         self.issue_count += 1;
         if self.issues.len() < MAX_ISSUES_KEPT {
-            let issue = RecordIssue { object: self.name.clone(), position, is_line, reason };
+            let issue = RecordIssue {
+                object: self.name.clone(),
+                position,
+                is_line,
+                reason,
+            };
             tracing::warn!(%issue, "malformed record skipped");
             self.issues.push(issue);
         }

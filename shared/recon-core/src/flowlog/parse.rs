@@ -15,71 +15,90 @@ const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 const MAX_DIGITS: usize = 19;
 
 /// Powers of ten up to 10^8, to append a run of up to eight digits.
-const POW10: [u64; 9] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
+const POW10: [u64; 9] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+];
 
 /// Eight bytes from `at`, little-endian (first byte lowest), padded with spaces past the end.
-#[inline]
+#[inline(always)]
 fn load(bytes: &[u8], at: usize) -> u64 {
+    match bytes
+        .get(at..at + 8)
+        .and_then(|chunk| <[u8; 8]>::try_from(chunk).ok())
+    {
+        Some(word) => u64::from_le_bytes(word),
+        None => load_tail(bytes, at),
+    }
+}
+
+/// [`load`] near the end of the line.
+#[cold]
+#[inline(never)]
+fn load_tail(bytes: &[u8], at: usize) -> u64 {
     let mut word = [b' '; 8];
-    match bytes.get(at..at + 8) {
-        Some(chunk) => word.copy_from_slice(chunk),
-        None => {
-            let tail = bytes.get(at..).unwrap_or_default();
-            word[..tail.len()].copy_from_slice(tail);
-        }
+    for (slot, byte) in word.iter_mut().zip(bytes.get(at..).unwrap_or_default()) {
+        *slot = *byte;
     }
     u64::from_le_bytes(word)
 }
 
 /// The high bit of every byte of `word` that is at most 0x20. Exact for every byte value:
 /// `(b & 0x7F) + 0x5F` reaches 0x80 exactly when `b & 0x7F >= 0x21` and never carries.
-#[inline]
+#[inline(always)]
 fn separator_bits(word: u64) -> u64 {
     !((word & (0x7F * ONES)) + 0x5F * ONES) & !word & HIGH_BITS
 }
 
 /// Gathers the high bit of each byte into one bit per byte (bit `i` for byte `i`). The
 /// multiplier moves byte `i`'s bit to bit `56 + i`; no two partial products overlap.
-#[inline]
+#[inline(always)]
 fn gather_high_bits(bits: u64) -> u64 {
     ((bits >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
 }
 
 /// One bit per byte of the 64 bytes from `base`: set for separators and for bytes past the end.
-#[inline]
-fn separator_mask(bytes: &[u8], base: usize) -> u64 {
-    let mut block = [b' '; 64];
-    match bytes.get(base..base + 64) {
-        Some(chunk) => block.copy_from_slice(chunk),
+#[inline(always)]
+pub fn separator_mask(bytes: &[u8], base: usize) -> u64 {
+    let mut padded = [b' '; 64];
+    let block = match bytes.get(base..base + 64) {
+        Some(block) => block,
         None => {
             let tail = bytes.get(base..).unwrap_or_default();
-            block[..tail.len()].copy_from_slice(tail);
+            padded[..tail.len()].copy_from_slice(tail);
+            &padded[..]
         }
-    }
+    };
     let mut mask = 0u64;
     for (i, chunk) in block.chunks_exact(8).enumerate() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        mask |= gather_high_bits(separator_bits(u64::from_le_bytes(word))) << (8 * i);
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        mask |= gather_high_bits(separator_bits(word)) << (8 * i);
     }
     mask
 }
 
 /// With `d = word - "00000000"`: a high bit on the first byte that is not an ASCII digit (bits
 /// above it may be noise, so only the lowest set bit is meaningful).
-#[inline]
+#[inline(always)]
 fn non_digit_bits(d: u64) -> u64 {
     (d | d.wrapping_add(0x76 * ONES)) & HIGH_BITS
 }
 
 /// The low `n` (0..=8) bytes of a word.
-#[inline]
+#[inline(always)]
 fn low_bytes(n: usize) -> u64 {
     u64::MAX.checked_shr(64 - 8 * n as u32).unwrap_or(0)
 }
 
 /// The value of the `n` (0..=8) low bytes of `d` (digit values, first digit lowest).
-#[inline]
+#[inline(always)]
 fn digits_value(d: u64, n: usize) -> u64 {
     // Shift the digits to the top so that the bytes below read as leading zeros, then combine
     // pairs, quads and the two halves with three multiplications.
@@ -92,7 +111,7 @@ fn digits_value(d: u64, n: usize) -> u64 {
 }
 
 /// The `len` bytes from `at` as a decimal number of 1 to [`MAX_DIGITS`] digits.
-#[inline]
+#[inline(always)]
 fn decimal(bytes: &[u8], at: usize, len: usize) -> Option<u64> {
     if len == 0 || len > MAX_DIGITS {
         return None;
@@ -114,7 +133,7 @@ fn decimal(bytes: &[u8], at: usize, len: usize) -> Option<u64> {
 
 /// The `len` bytes from `at` as a dotted quad (one to three digits an octet, no leading zeros).
 /// `None` for anything else (IPv6, `-`, junk), so the caller can look closer.
-#[inline]
+#[inline(always)]
 fn ipv4(bytes: &[u8], at: usize, len: usize) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
     let mut pos = at;
@@ -137,9 +156,14 @@ fn ipv4(bytes: &[u8], at: usize, len: usize) -> Option<Ipv4Addr> {
     (pos - 1 == at + len).then(|| Ipv4Addr::from(octets))
 }
 
+/// A column that does not hold a valid value for its field; its text is the cursor's
+/// [`Cursor::token`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct Invalid;
+
 /// A column-by-column reader over one line. It keeps a bitmask of the separators in the
 /// current 64-byte block, so finding where a column starts and ends is a few bit operations.
-pub(crate) struct Cursor<'a> {
+pub struct Cursor<'a> {
     text: &'a str,
     /// Start of the current block.
     base: usize,
@@ -153,17 +177,30 @@ pub(crate) struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     /// A cursor at the start of `text`.
-    pub(crate) fn new(text: &'a str) -> Self {
+    pub fn new(text: &'a str) -> Self {
         let seps = separator_mask(text.as_bytes(), 0);
-        Cursor { text, base: 0, seps, pos: 0, end: 0 }
+        Cursor {
+            text,
+            base: 0,
+            seps,
+            pos: 0,
+            end: 0,
+        }
     }
 
     /// Moves to the next column; false at the end of the line or at a token that starts with
     /// `#` (a comment).
-    #[inline]
-    pub(crate) fn next_column(&mut self) -> bool {
-        let Some(start) = self.seek(self.end, false) else {
-            return false;
+    #[inline(always)]
+    pub fn next_column(&mut self) -> bool {
+        let bytes = self.text.as_bytes();
+        // Fast path: one separator between columns.
+        let start = match (bytes.get(self.end), bytes.get(self.end + 1)) {
+            (Some(b), _) if *b > b' ' => self.end,
+            (Some(_), Some(b)) if *b > b' ' => self.end + 1,
+            _ => match self.seek(self.end, false) {
+                Some(start) => start,
+                None => return false,
+            },
         };
         self.pos = start;
         if self.text.as_bytes().get(start) == Some(&b'#') {
@@ -176,7 +213,7 @@ impl<'a> Cursor<'a> {
 
     /// The first byte at or after `from` that is (`sep`) or is not a separator; `None` past
     /// the end of the line.
-    #[inline]
+    #[inline(always)]
     fn seek(&mut self, from: usize, sep: bool) -> Option<usize> {
         let len = self.text.len();
         while from >= self.base + 64 {
@@ -204,25 +241,24 @@ impl<'a> Cursor<'a> {
     }
 
     /// The current column as text.
-    #[inline]
-    pub(crate) fn token(&self) -> &'a str {
+    #[inline(always)]
+    pub fn token(&self) -> &'a str {
         // Both ends are next to an ASCII byte or at the end of the text: char boundaries.
         self.text.get(self.pos..self.end).unwrap_or_default()
     }
 
-    /// The current column as an unsigned integer of at most `max`: `Ok(None)` for `-`,
-    /// `Err(text)` when invalid.
-    #[inline]
-    pub(crate) fn uint(&self, max: u64) -> Result<Option<u64>, &'a str> {
+    /// The current column as an unsigned integer of at most `max`; `Ok(None)` for `-`.
+    #[inline(always)]
+    pub fn uint(&self, max: u64) -> Result<Option<u64>, Invalid> {
         match decimal(self.text.as_bytes(), self.pos, self.end - self.pos) {
             Some(value) if value <= max => Ok(Some(value)),
             _ => self.placeholder(),
         }
     }
 
-    /// The current column as an IP address: `Ok(None)` for `-`, `Err(text)` when invalid.
-    #[inline]
-    pub(crate) fn ip(&self) -> Result<Option<IpAddr>, &'a str> {
+    /// The current column as an IP address; `Ok(None)` for `-`.
+    #[inline(always)]
+    pub fn ip(&self) -> Result<Option<IpAddr>, Invalid> {
         if let Some(v4) = ipv4(self.text.as_bytes(), self.pos, self.end - self.pos) {
             return Ok(Some(IpAddr::V4(v4)));
         }
@@ -233,13 +269,12 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// The current column, which failed to parse as a value: `Ok(None)` if it is `-`,
-    /// otherwise `Err` with its text.
+    /// The current column, which failed to parse as a value: `Ok(None)` if it is `-`.
     #[cold]
-    fn placeholder<T>(&self) -> Result<Option<T>, &'a str> {
+    fn placeholder<T>(&self) -> Result<Option<T>, Invalid> {
         match self.token() {
             "-" => Ok(None),
-            token => Err(token),
+            _ => Err(Invalid),
         }
     }
 }
@@ -259,16 +294,18 @@ mod tests {
         out
     }
 
+    /// The first column of `text` as an integer; `Err` with the column's text when invalid.
     fn uint(text: &str, max: u64) -> Result<Option<u64>, &str> {
         let mut cursor = Cursor::new(text);
         assert!(cursor.next_column());
-        cursor.uint(max)
+        cursor.uint(max).map_err(|Invalid| cursor.token())
     }
 
+    /// The first column of `text` as an address; `Err` with the column's text when invalid.
     fn ip(text: &str) -> Result<Option<IpAddr>, &str> {
         let mut cursor = Cursor::new(text);
         assert!(cursor.next_column());
-        cursor.ip()
+        cursor.ip().map_err(|Invalid| cursor.token())
     }
 
     #[test]
@@ -276,7 +313,10 @@ mod tests {
         assert_eq!(columns("a b  c\t\td\r"), ["a", "b", "c", "d"]);
         assert_eq!(columns("   lead and trail   "), ["lead", "and", "trail"]);
         let long = "x".repeat(37);
-        assert_eq!(columns(&format!("{long} {long}x y")), [&long, &format!("{long}x"), "y"]);
+        assert_eq!(
+            columns(&format!("{long} {long}x y")),
+            [&long, &format!("{long}x"), "y"]
+        );
         assert_eq!(columns("a b #c d"), ["a", "b"]);
         assert_eq!(columns("é ü\u{a0}x"), ["é", "ü\u{a0}x"]);
         assert!(columns("").is_empty() && columns(" \t ").is_empty());
@@ -286,14 +326,31 @@ mod tests {
     fn integers_match_std() {
         for n in (0..=70_000u64).chain([99_999_999, 100_000_000, 1_418_530_010, u64::MAX / 2]) {
             let text = n.to_string();
-            let max = if n < 65_536 { u64::from(u16::MAX) } else { u64::MAX };
+            let max = if n < 65_536 {
+                u64::from(u16::MAX)
+            } else {
+                u64::MAX
+            };
             let expected = (text.len() <= MAX_DIGITS && n <= max).then_some(n);
             assert_eq!(uint(&text, max).ok().flatten(), expected, "{text}");
-            assert_eq!(uint(&format!("{text} 7"), max).ok().flatten(), expected, "{text}");
+            assert_eq!(
+                uint(&format!("{text} 7"), max).ok().flatten(),
+                expected,
+                "{text}"
+            );
         }
-        assert_eq!(uint("9999999999999999999", u64::MAX), Ok(Some(9_999_999_999_999_999_999)));
-        assert_eq!(uint("18446744073709551615", u64::MAX), Err("18446744073709551615"));
-        assert_eq!(uint("0000000000000000000000001", u64::MAX), Err("0000000000000000000000001"));
+        assert_eq!(
+            uint("9999999999999999999", u64::MAX),
+            Ok(Some(9_999_999_999_999_999_999))
+        );
+        assert_eq!(
+            uint("18446744073709551615", u64::MAX),
+            Err("18446744073709551615")
+        );
+        assert_eq!(
+            uint("0000000000000000000000001", u64::MAX),
+            Err("0000000000000000000000001")
+        );
         assert_eq!(uint("65536", 65_535), Err("65536"));
         assert_eq!(uint("007", 255), Ok(Some(7)));
         assert_eq!(uint("-", 255), Ok(None));
@@ -310,10 +367,19 @@ mod tests {
             state ^= state >> 7;
             state ^= state << 17;
             let octets = state.to_le_bytes();
-            let addr = Ipv4Addr::new(octets[0], octets[1], octets[2], octets[3] >> (octets[4] % 8));
+            let addr = Ipv4Addr::new(
+                octets[0],
+                octets[1],
+                octets[2],
+                octets[3] >> (octets[4] % 8),
+            );
             let text = addr.to_string();
             assert_eq!(ip(&text), Ok(Some(IpAddr::V4(addr))), "{text}");
-            assert_eq!(ip(&format!("{text} 1")), Ok(Some(IpAddr::V4(addr))), "{text}");
+            assert_eq!(
+                ip(&format!("{text} 1")),
+                Ok(Some(IpAddr::V4(addr))),
+                "{text}"
+            );
         }
         for text in ["0.0.0.0", "255.255.255.255", "192.0.2.1", "10.0.0.220"] {
             assert_eq!(ip(text), Ok(text.parse().ok()), "{text}");
@@ -323,9 +389,22 @@ mod tests {
     #[test]
     fn ipv4_rejects() {
         let bad = [
-            "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.256", "01.2.3.4", "08.1.250.216", "1..2.3",
-            ".1.2.3", "1.2.3.", "a.b.c.d", "1.2.3.4444", "1.2.3.4x", "1.2.3.4#", "1234.1.1.1",
-            "1.2.3.4:80", "192.0.2.1/24",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "1.2.3.256",
+            "01.2.3.4",
+            "08.1.250.216",
+            "1..2.3",
+            ".1.2.3",
+            "1.2.3.",
+            "a.b.c.d",
+            "1.2.3.4444",
+            "1.2.3.4x",
+            "1.2.3.4#",
+            "1234.1.1.1",
+            "1.2.3.4:80",
+            "192.0.2.1/24",
         ];
         for text in bad {
             assert_eq!(ip(text), Err(text), "{text}");
@@ -335,8 +414,12 @@ mod tests {
 
     #[test]
     fn ipv6_goes_to_std() {
-        for text in ["2001:db8::1", "2001:db8:1234:a100:8d6e:3477:df66:f105", "::", "::ffff:1.2.3.4"]
-        {
+        for text in [
+            "2001:db8::1",
+            "2001:db8:1234:a100:8d6e:3477:df66:f105",
+            "::",
+            "::ffff:1.2.3.4",
+        ] {
             assert_eq!(ip(text), Ok(text.parse().ok()), "{text}");
         }
         assert_eq!(ip("2001:db8:::1"), Err("2001:db8:::1"));

@@ -5,7 +5,7 @@ use std::io::{self, BufRead};
 use memchr::memchr;
 
 use super::field::Format;
-use super::record::{parse_record, FlowRecord, RecordError};
+use super::record::{parse_into, FlowRecord, RecordError};
 
 /// Longest line accepted, in bytes without the `\n`. Longer lines are reported and skipped
 /// without being buffered whole.
@@ -52,13 +52,17 @@ impl LineError {
 /// [`FlowLogReader::with_format`]). A header later in the stream, as in concatenated files,
 /// switches the format from that line on. Blank lines and lines starting with `#` are skipped.
 ///
-/// [`next_record`](FlowLogReader::next_record) lends each record from one line buffer that is
-/// reused for the whole stream, so a record must be dropped before the next call.
+/// [`next_record`](FlowLogReader::next_record) lends each record straight from the reader's
+/// buffer when the line lies within it, and otherwise from one line buffer reused for the
+/// whole stream; either way a record must be dropped before the next call.
 pub struct FlowLogReader<R: BufRead> {
     inner: R,
     format: Format,
+    /// Lines that straddle the end of the reader's buffer are assembled here.
     buf: Vec<u8>,
     lines: u64,
+    /// Bytes of the reader's buffer holding the current line, consumed before the next read.
+    unconsumed: usize,
     /// The outcome of the look-ahead done by the constructor, not yet handed out.
     pending: Option<Step>,
     finished: bool,
@@ -66,17 +70,26 @@ pub struct FlowLogReader<R: BufRead> {
 
 /// The result of advancing to the next line that is neither a header nor blank.
 enum Step {
-    /// `buf` holds a line to parse as a record.
-    Data,
+    /// A line to parse as a record.
+    Data(Line),
     /// A line that could not be used.
     Error(LineError),
     /// End of stream (or after an I/O error).
     Eof,
 }
 
+/// Where the current line is.
+#[derive(Clone, Copy)]
+enum Line {
+    /// The first `len` bytes of the reader's buffer.
+    InReader(usize),
+    /// All of `buf`.
+    Copied,
+}
+
 /// The outcome of reading one physical line.
 enum Read {
-    Line,
+    Line(Line),
     TooLong(usize),
     Eof,
 }
@@ -96,8 +109,9 @@ impl<R: BufRead> FlowLogReader<R> {
         let mut this = FlowLogReader {
             inner: reader,
             format,
-            buf: Vec::with_capacity(512),
+            buf: Vec::new(),
             lines: 0,
+            unconsumed: 0,
             pending: None,
             finished: false,
         };
@@ -115,8 +129,9 @@ impl<R: BufRead> FlowLogReader<R> {
         self.lines
     }
 
-    /// The underlying reader.
-    pub fn into_inner(self) -> R {
+    /// The underlying reader, positioned after the last line handed out.
+    pub fn into_inner(mut self) -> R {
+        self.inner.consume(self.unconsumed);
         self.inner
     }
 
@@ -130,39 +145,44 @@ impl<R: BufRead> FlowLogReader<R> {
             Some(step) => step,
             None => self.advance(),
         };
-        match step {
-            Step::Eof => None,
-            Step::Error(e) => Some(Err(e)),
-            Step::Data => {
-                let line = self.lines;
-                Some(parse_record(&self.buf, &self.format).map_err(|e| malformed(line, &e)))
-            }
+        let at = match step {
+            Step::Eof => return None,
+            Step::Error(e) => return Some(Err(e)),
+            Step::Data(at) => at,
+        };
+        let line_no = self.lines;
+        let line = match line_bytes(&mut self.inner, &self.buf, line_no, at) {
+            Ok(line) => line,
+            Err(e) => return Some(Err(e)),
+        };
+        let mut record = FlowRecord::default();
+        match parse_into(line, &self.format, &mut record) {
+            Ok(()) => Some(Ok(record)),
+            Err(e) => Some(Err(malformed(line_no, &e))),
         }
     }
 
-    /// Reads lines until one holds a record (left in `buf`), an error, or the end.
+    /// Reads lines until one holds a record, an error, or the end.
     fn advance(&mut self) -> Step {
         if self.finished {
             return Step::Eof;
         }
         loop {
-            match self.read_line() {
-                Ok(Read::Line) => {}
+            let at = match self.read_line() {
+                Ok(Read::Line(at)) => at,
                 Ok(Read::TooLong(len)) => return Step::Error(too_long(self.lines, len)),
-                Ok(Read::Eof) => {
-                    self.finished = true;
-                    return Step::Eof;
-                }
-                Err(e) => {
-                    self.finished = true;
-                    return Step::Error(io_failure(self.lines, &e));
-                }
-            }
-            match classify(&self.buf) {
+                Ok(Read::Eof) => return self.finish(None),
+                Err(e) => return self.finish(Some(io_failure(self.lines, &e))),
+            };
+            let kind = match line_bytes(&mut self.inner, &self.buf, self.lines, at) {
+                Ok(line) => classify(line),
+                Err(e) => return self.finish(Some(e)),
+            };
+            match kind {
                 LineKind::Skip => {}
-                LineKind::Data => return Step::Data,
+                LineKind::Data => return Step::Data(at),
                 LineKind::Header => {
-                    if let Err(e) = self.switch_format() {
+                    if let Err(e) = self.switch_format(at) {
                         return Step::Error(e);
                     }
                 }
@@ -170,42 +190,65 @@ impl<R: BufRead> FlowLogReader<R> {
         }
     }
 
-    /// Replaces the format with the header line in `buf`.
-    fn switch_format(&mut self) -> Result<(), LineError> {
-        let parsed = std::str::from_utf8(&self.buf)
+    /// Ends the stream, with a last error if there is one.
+    fn finish(&mut self, error: Option<LineError>) -> Step {
+        self.finished = true;
+        error.map_or(Step::Eof, Step::Error)
+    }
+
+    /// Replaces the format with the header line `at`.
+    fn switch_format(&mut self, at: Line) -> Result<(), LineError> {
+        let line_no = self.lines;
+        let line = line_bytes(&mut self.inner, &self.buf, line_no, at)?;
+        let parsed = std::str::from_utf8(line)
             .map_err(|e| e.to_string())
             .and_then(|text| Format::from_header(text).map_err(|e| e.to_string()));
         match parsed {
             Ok(format) => {
                 if format != self.format {
-                    tracing::debug!(line = self.lines, columns = format.len(), "flow-log format");
+                    tracing::debug!(line = line_no, columns = format.len(), "flow-log format");
                 }
                 self.format = format;
                 Ok(())
             }
             Err(reason) => Err(LineError::new(
-                self.lines,
+                line_no,
                 LineErrorKind::Malformed,
                 format!("bad header: {reason}"),
             )),
         }
     }
 
-    /// Reads one line into `buf` (without `\n`), keeping at most [`MAX_LINE_BYTES`] of it.
+    /// Reads one line. A line that lies within the reader's buffer stays there (consumed on the
+    /// next call); one that straddles its end is copied into `buf`, keeping at most
+    /// [`MAX_LINE_BYTES`] of it.
     fn read_line(&mut self) -> io::Result<Read> {
+        self.inner.consume(std::mem::take(&mut self.unconsumed));
+        let available = fill(&mut self.inner)?;
+        if available.is_empty() {
+            return Ok(Read::Eof);
+        }
+        if let Some(len) = memchr(b'\n', available) {
+            self.lines += 1;
+            if len > MAX_LINE_BYTES {
+                self.inner.consume(len + 1);
+                return Ok(Read::TooLong(len));
+            }
+            self.unconsumed = len + 1;
+            return Ok(Read::Line(Line::InReader(len)));
+        }
+        self.read_straddling_line()
+    }
+
+    /// Assembles a line that continues past the reader's buffer into `buf`.
+    fn read_straddling_line(&mut self) -> io::Result<Read> {
         self.buf.clear();
         let mut seen = 0usize;
-        let mut any = false;
         loop {
-            let available = match self.inner.fill_buf() {
-                Ok(bytes) => bytes,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let available = fill(&mut self.inner)?;
             if available.is_empty() {
                 break;
             }
-            any = true;
             let (len, used, complete) = match memchr(b'\n', available) {
                 Some(i) => (i, i + 1, true),
                 None => (available.len(), available.len(), false),
@@ -219,16 +262,46 @@ impl<R: BufRead> FlowLogReader<R> {
                 break;
             }
         }
-        if !any {
-            return Ok(Read::Eof);
-        }
         self.lines += 1;
         if seen > MAX_LINE_BYTES {
             self.buf.clear();
             return Ok(Read::TooLong(seen));
         }
-        Ok(Read::Line)
+        Ok(Read::Line(Line::Copied))
     }
+}
+
+/// The bytes of line `at`: in `inner`'s buffer, which still holds the unconsumed line (so no
+/// I/O happens), or in `buf`.
+#[inline]
+fn line_bytes<'b, R: BufRead>(
+    inner: &'b mut R,
+    buf: &'b [u8],
+    lines: u64,
+    at: Line,
+) -> Result<&'b [u8], LineError> {
+    let Line::InReader(len) = at else {
+        return Ok(buf);
+    };
+    match inner.fill_buf() {
+        Ok(bytes) => bytes.get(..len).ok_or_else(|| {
+            io_failure(lines, &io::Error::other("the reader dropped buffered data"))
+        }),
+        Err(e) => Err(io_failure(lines, &e)),
+    }
+}
+
+/// `fill_buf`, retried when interrupted.
+fn fill<R: BufRead>(reader: &mut R) -> io::Result<&[u8]> {
+    // Retry until the call does not fail with `Interrupted`, then call once more to return
+    // the borrow: returning it from inside the loop does not pass the borrow checker. The
+    // second call finds the buffer filled and does no I/O.
+    while let Err(e) = reader.fill_buf() {
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    reader.fill_buf()
 }
 
 /// What a line is, judged from its first non-blank byte (and, for letters, its tokens).

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::field::{bounded, Field, Format};
-use super::parse::Cursor;
+use super::parse::{Cursor, Invalid};
 use crate::time::Timestamp;
 
 /// The `action` field: whether security groups and network ACLs let the traffic through.
@@ -182,23 +182,46 @@ pub enum RecordError {
 /// whose field is [`Field::Unknown`] or not kept in [`FlowRecord`] are skipped unparsed.
 /// Nothing is allocated unless the line is invalid.
 pub fn parse_record<'a>(line: &'a [u8], format: &Format) -> Result<FlowRecord<'a>, RecordError> {
-    let text = std::str::from_utf8(line)
-        .map_err(|e| RecordError::NotUtf8 { offset: e.valid_up_to() })?;
+    let mut record = FlowRecord::default();
+    parse_into(line, format, &mut record)?;
+    Ok(record)
+}
+
+/// [`parse_record`] into `record`, which must start out empty (all `None`).
+#[inline]
+pub(crate) fn parse_into<'a>(
+    line: &'a [u8],
+    format: &Format,
+    record: &mut FlowRecord<'a>,
+) -> Result<(), RecordError> {
+    let text = std::str::from_utf8(line).map_err(|e| RecordError::NotUtf8 {
+        offset: e.valid_up_to(),
+    })?;
     let columns = format.columns();
     let mut cursor = Cursor::new(text);
-    let mut record = FlowRecord::default();
     for (found, field) in columns.iter().enumerate() {
         if !cursor.next_column() {
-            return Err(RecordError::TooFewColumns { found, expected: columns.len() });
+            return Err(RecordError::TooFewColumns {
+                found,
+                expected: columns.len(),
+            });
         }
-        record
-            .set(*field, &cursor)
-            .map_err(|text| RecordError::InvalidValue { field: *field, text: bounded(text) })?;
+        if record.set(*field, &cursor).is_err() {
+            return Err(invalid_value(*field, &cursor));
+        }
     }
     if cursor.next_column() {
         return Err(too_many_columns(cursor, columns.len()));
     }
-    Ok(record)
+    Ok(())
+}
+
+#[cold]
+fn invalid_value(field: Field, cursor: &Cursor<'_>) -> RecordError {
+    RecordError::InvalidValue {
+        field,
+        text: bounded(cursor.token()),
+    }
 }
 
 #[cold]
@@ -211,9 +234,9 @@ fn too_many_columns(mut cursor: Cursor<'_>, expected: usize) -> RecordError {
 }
 
 impl<'a> FlowRecord<'a> {
-    /// Reads the current column into the slot of `field`; `Err` carries the column's text.
+    /// Reads the current column into the slot of `field`.
     #[inline]
-    fn set(&mut self, field: Field, cursor: &Cursor<'a>) -> Result<(), &'a str> {
+    fn set(&mut self, field: Field, cursor: &Cursor<'a>) -> Result<(), Invalid> {
         match field {
             Field::Version => self.version = number(cursor)?,
             Field::SrcAddr => self.srcaddr = cursor.ip()?,
@@ -261,8 +284,8 @@ impl<'a> FlowRecord<'a> {
 }
 
 /// An unsigned integer column of type `T` (`u8`, `u16`, `u64` or `i64`); `-` is `None`.
-#[inline]
-fn number<'a, T: Bounded>(cursor: &Cursor<'a>) -> Result<Option<T>, &'a str> {
+#[inline(always)]
+fn number<T: Bounded>(cursor: &Cursor<'_>) -> Result<Option<T>, Invalid> {
     Ok(cursor.uint(T::MAX)?.and_then(|v| T::try_from(v).ok()))
 }
 
@@ -287,13 +310,13 @@ impl Bounded for i64 {
     const MAX: u64 = i64::MAX as u64;
 }
 
-/// A keyword column: `-` is `None`, a known keyword its value, anything else `Err(token)`.
+/// A keyword column: `-` is `None`, a known keyword its value, anything else invalid.
 #[inline]
-fn keyword<T>(token: &str, parse: fn(&str) -> Option<T>) -> Result<Option<T>, &str> {
+fn keyword<T>(token: &str, parse: fn(&str) -> Option<T>) -> Result<Option<T>, Invalid> {
     if token == "-" {
         return Ok(None);
     }
-    parse(token).map(Some).ok_or(token)
+    parse(token).map(Some).ok_or(Invalid)
 }
 
 #[inline]
