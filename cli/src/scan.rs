@@ -72,6 +72,7 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
     let mut store = RedbStore::open(&state_dir)
         .with_context(|| format!("state folder {}", state_dir.display()))?;
     let mut engine = Engine::new(config, intel, suppressions);
+    pollster::block_on(engine.load_flow_state(&store)).context("could not read the state")?;
     let progress = progress_bar(&files, args.no_progress);
     let mut reports = Vec::new();
     let mut outcome = Outcome {

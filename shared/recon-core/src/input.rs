@@ -34,7 +34,7 @@ impl Default for Limits {
         Limits {
             max_decompressed_bytes: 4 << 30,
             max_record_bytes: 8 << 20,
-            max_inline_bytes: 48 << 20,
+            max_inline_bytes: 24 << 20,
         }
     }
 }
@@ -229,20 +229,15 @@ pub fn open_bytes(name: &str, raw: Vec<u8>, limits: Limits) -> io::Result<Opened
 /// Decompresses a single-member gzip object with libdeflate, or `None` when it must be streamed
 /// instead: too large, several members, or damaged (the stream reports how far it got).
 fn inflate_whole(raw: &[u8], limits: Limits) -> Option<Vec<u8>> {
-    let trailer = raw.len().checked_sub(8).map(|at| &raw[at..])?;
-    let crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
-    let size = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]) as usize;
+    let trailer = raw.len().checked_sub(4).map(|at| &raw[at..])?;
+    let size = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]) as usize;
     if raw.len().saturating_add(size) > limits.max_inline_bytes
         || size as u64 > limits.max_decompressed_bytes
     {
         return None;
     }
     let mut out = vec![0u8; size];
-    let n = libdeflater::Decompressor::new()
-        .gzip_decompress(raw, &mut out)
-        .ok()?;
-    // libdeflate decodes the first member only: the object's own trailer must describe it.
-    (n == size && libdeflater::crc32(&out) == crc).then_some(out)
+    crate::gzip::decompress_single_member(raw, &mut out).then_some(out)
 }
 
 /// Kinds that the key alone tells (CloudTrail's own layout names them).
@@ -282,8 +277,31 @@ pub fn region_from_key(key: &str) -> Option<String> {
     None
 }
 
-/// `xx-name-N` shapes such as `us-east-1`, `ap-southeast-2`, `us-gov-west-1`.
-fn is_region(s: &str) -> bool {
+/// The account an S3 key or path names: `AWSLogs/<account>/…`, `aws-account-id=<account>`, or
+/// the `<account>_vpcflowlogs_` / `<account>_CloudTrail_` prefix of the file name.
+pub fn account_from_key(key: &str) -> Option<String> {
+    let is_account = |s: &str| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit());
+    let parts: Vec<&str> = key.split(['/', '\\']).collect();
+    for w in parts.windows(2) {
+        if w[0] == "AWSLogs" && is_account(w[1]) {
+            return Some(w[1].to_owned());
+        }
+    }
+    if let Some(a) = parts.iter().find_map(|p| p.strip_prefix("aws-account-id=")) {
+        return is_account(a).then(|| a.to_owned());
+    }
+    let file = parts.last()?;
+    let (first, rest) = file.split_once('_')?;
+    (is_account(first) && (rest.starts_with("vpcflowlogs_") || rest.starts_with("CloudTrail_")))
+        .then(|| first.to_owned())
+}
+
+/// `xx-name-N` shapes such as `us-east-1`, `ap-southeast-2`, `us-gov-west-1` (at most 16
+/// characters, as ASFF allows).
+pub fn is_region(s: &str) -> bool {
+    if s.len() > 16 {
+        return false;
+    }
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
         && parts.len() <= 4
@@ -444,6 +462,15 @@ mod tests {
         let hive = "AWSLogs/aws-account-id=1/aws-service=vpcflowlogs/aws-region=us-west-2/x.log.gz";
         assert_eq!(region_from_key(hive).as_deref(), Some("us-west-2"));
         assert_eq!(region_from_key("logs/sample.json"), None);
+        assert_eq!(account_from_key(flow).as_deref(), Some("111122223333"));
+        assert_eq!(
+            account_from_key(hive),
+            None,
+            "aws-account-id=1 is not an account"
+        );
+        let named = "x/111122223333_vpcflowlogs_us-east-1_fl-1_20261001T0000Z_ab.log.gz";
+        assert_eq!(account_from_key(named).as_deref(), Some("111122223333"));
+        assert_eq!(account_from_key("x/notes.txt"), None);
         assert_eq!(region_from_key("x/CloudTrail/notaregion/y"), None);
     }
 
@@ -493,7 +520,7 @@ mod tests {
                 b"first member\nsecond member\n"
             );
         }
-        // Two identical members: sizes match the trailer, so only the CRC check catches it.
+        // Two identical members: sizes and CRCs match the trailer; only the input count tells.
         let mut same = gz(b"same\n");
         same.extend(gz(b"same\n"));
         let opened = open_bytes("s.gz", same, Limits::default()).expect("open");

@@ -19,6 +19,7 @@ pub mod detect;
 pub mod engine;
 pub mod finding;
 pub mod flowlog;
+mod gzip;
 pub mod input;
 pub mod intel;
 pub mod store;

@@ -66,6 +66,7 @@ enum State {
 
 const CHUNK: usize = 256 * 1024;
 const RESYNC: &[u8] = b"{\"eventVersion\"";
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// A streaming record reader over any byte source.
 pub struct RecordReader<R> {
@@ -147,6 +148,10 @@ impl<R: Read> RecordReader<R> {
     }
 
     fn start(&mut self) -> Result<Step, ReadIssue> {
+        self.peek_byte()?;
+        if self.buf[self.pos..].starts_with(BOM) {
+            self.pos += BOM.len();
+        }
         let Some(b) = self.peek_byte()? else {
             self.state = State::Done;
             return Ok(Step::Continue);
@@ -232,11 +237,8 @@ impl<R: Read> RecordReader<R> {
             _ => {
                 let index = self.index;
                 self.index += 1;
-                self.resync(false)?;
-                Err(ReadIssue::Record {
-                    index,
-                    reason: "a record is not a JSON object".into(),
-                })
+                let found = self.resync(false)?;
+                Err(broken(index, "a record is not a JSON object", found))
             }
         }
     }
@@ -251,11 +253,8 @@ impl<R: Read> RecordReader<R> {
             Some(_) => {
                 let index = self.index;
                 self.index += 1;
-                self.resync(true)?;
-                Err(ReadIssue::Record {
-                    index,
-                    reason: "a line is not a JSON object".into(),
-                })
+                let found = self.resync(true)?;
+                Err(broken(index, "a line is not a JSON object", found))
             }
         }
     }
@@ -273,16 +272,22 @@ impl<R: Read> RecordReader<R> {
                     let index = self.index;
                     self.index += 1;
                     self.pos += 1;
-                    self.resync(self.layout == Layout::Lines)?;
-                    return Err(ReadIssue::Record {
-                        index,
-                        reason: reason.to_string(),
-                    });
+                    let found = self.resync(self.layout == Layout::Lines)?;
+                    return Err(broken(index, reason, found));
                 }
             }
         };
         let start = self.pos;
         self.pos = end;
+        if end - start > self.max_record {
+            let index = self.index;
+            self.index += 1;
+            let reason = format!(
+                "a record is larger than the limit of {} bytes",
+                self.max_record
+            );
+            return Err(ReadIssue::Record { index, reason });
+        }
         // Spans are relative to the buffer; make them relative to the record.
         Ok(Step::Record {
             start,
@@ -291,23 +296,25 @@ impl<R: Read> RecordReader<R> {
         })
     }
 
-    /// Skips ahead to the next recognisable record start (`{"eventVersion"`, or the next line).
-    fn resync(&mut self, by_line: bool) -> Result<(), ReadIssue> {
+    /// Skips ahead to the next recognisable record start: the next line for one record per
+    /// line; otherwise `{"eventVersion"` (how CloudTrail starts every record) or a `}`, `,`,
+    /// `{` sequence between records, whichever comes first. False when none is left.
+    fn resync(&mut self, by_line: bool) -> Result<bool, ReadIssue> {
         loop {
             let hay = &self.buf[self.pos..];
             let found = if by_line {
                 memchr::memchr(b'\n', hay).map(|n| n + 1)
             } else {
-                memchr::memmem::find(hay, RESYNC)
+                next_start(hay)
             };
             if let Some(n) = found {
                 self.pos += n;
-                return Ok(());
+                return Ok(true);
             }
             if self.eof {
                 self.pos = self.buf.len();
                 self.state = State::Done;
-                return Ok(());
+                return Ok(false);
             }
             let keep = self.buf.len().saturating_sub(RESYNC.len()).max(self.pos);
             self.pos = keep;
@@ -390,6 +397,36 @@ impl<R: Read> RecordReader<R> {
             records: self.index,
             reason,
         }
+    }
+}
+
+/// A broken-record issue; when no record start follows it, says that the rest was lost.
+fn broken(index: u64, reason: &str, more: bool) -> ReadIssue {
+    let reason = if more {
+        reason.to_owned()
+    } else {
+        format!("{reason}; no record start follows it, so the rest of the object was not read")
+    };
+    ReadIssue::Record { index, reason }
+}
+
+/// Offset of the next plausible record start in `hay`.
+fn next_start(hay: &[u8]) -> Option<usize> {
+    let by_name = memchr::memmem::find(hay, RESYNC);
+    let mut from = 0;
+    let by_shape = loop {
+        let Some(n) = memchr::memmem::find(&hay[from..], b"},") else {
+            break None;
+        };
+        let after = skip_ws(hay, from + n + 2);
+        if hay.get(after) == Some(&b'{') {
+            break Some(after);
+        }
+        from += n + 2;
+    };
+    match (by_name, by_shape) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

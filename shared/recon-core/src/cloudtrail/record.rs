@@ -15,6 +15,9 @@ pub struct Record<'a> {
     /// `eventTime`.
     #[serde(borrow)]
     pub event_time: Option<Cow<'a, str>>,
+    /// `@timestamp`: the event time in Logstash and Elastic exports that drop `eventTime`.
+    #[serde(borrow, rename = "@timestamp")]
+    pub export_timestamp: Option<Cow<'a, str>>,
     /// `eventSource`, e.g. `iam.amazonaws.com`.
     #[serde(borrow)]
     pub event_source: Option<Cow<'a, str>>,

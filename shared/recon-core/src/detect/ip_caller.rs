@@ -114,3 +114,27 @@ pub fn merge(into: &mut Candidate, new: Candidate) {
         }
     }
 }
+
+/// Folds a network candidate `new` (same key) into `into`.
+pub fn merge_network(into: &mut Candidate, new: Candidate) {
+    into.count += new.count;
+    into.first_seen = into.first_seen.min(new.first_seen);
+    if new.last_seen >= into.last_seen {
+        into.last_seen = new.last_seen;
+        into.subject = new.subject;
+        into.intel = new.intel.or(into.intel.take());
+    }
+    into.severity = into.severity.max(new.severity);
+    if let (Evidence::Network(a), Evidence::Network(b)) = (&mut into.evidence, new.evidence) {
+        for p in b.ports {
+            crate::detect::candidate::add_port(&mut a.ports, p);
+        }
+        a.sources.extend(b.sources);
+        a.sources.truncate(MAX_EVIDENCE_ITEMS);
+        a.distinct_ports = a.distinct_ports.max(b.distinct_ports);
+        a.blocked = a.blocked && b.blocked;
+        if a.protocol.is_none() {
+            a.protocol = b.protocol;
+        }
+    }
+}

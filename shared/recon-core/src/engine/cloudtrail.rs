@@ -10,7 +10,7 @@ use crate::cloudtrail::record::{
 };
 use crate::cloudtrail::{Layout, RawRecord, ReadIssue, Record, RecordReader};
 use crate::detect::permissions::ApiObservation;
-use crate::input::{Content, ObjectKind, Opened};
+use crate::input::{is_region, Content, ObjectKind, Opened};
 use crate::time::Timestamp;
 
 impl Engine {
@@ -73,17 +73,16 @@ impl Engine {
         if f.event_type == Some(b"AwsCloudTrailInsight") {
             return Ok(());
         }
-        let time = f
-            .event_time
-            .and_then(|t| std::str::from_utf8(t).ok())
-            .and_then(Timestamp::parse)
-            .ok_or("missing or invalid eventTime")?;
+        // Without these two the full parse finds the fallbacks (`@timestamp` in exports,
+        // `userIdentity.accountId`, `--account-id`).
+        let time = f.event_time.and_then(|t| std::str::from_utf8(t).ok());
         let account = f
             .recipient_account_id
             .and_then(|a| std::str::from_utf8(a).ok());
-        if let Some(account) = account {
-            self.observe_account(account, time);
-        }
+        let (Some(time), Some(account)) = (time.and_then(Timestamp::parse), account) else {
+            return self.on_full_record(object, raw.bytes, report);
+        };
+        self.observe_account(account, time);
         let (Some(source), Some(name)) = (f.event_source, f.event_name) else {
             return Err("missing eventSource or eventName".into());
         };
@@ -112,6 +111,7 @@ impl Engine {
             return Ok(());
         }
         let time = nonempty(&rec.event_time)
+            .or(nonempty(&rec.export_timestamp))
             .and_then(Timestamp::parse)
             .ok_or("missing or invalid eventTime")?;
         let id = rec.user_identity.as_ref().ok_or("missing userIdentity")?;
@@ -141,6 +141,7 @@ impl Engine {
             principal: principal(id, Some(&account)),
             account_id: account,
             region: nonempty(&rec.aws_region)
+                .filter(|r| is_region(r))
                 .or(object.region_hint.as_deref())
                 .unwrap_or(&self.config.default_region)
                 .to_owned(),

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use super::Engine;
 use crate::detect::permissions::{is_new, new_call_candidates, PRINCIPAL_FIRST_SEEN};
+use crate::detect::portscan::STATE_KEY;
 use crate::detect::Candidate;
 use crate::finding::{Finding, FindingType};
 use crate::store::{Store, StoreError};
@@ -42,6 +43,8 @@ impl Engine {
         let learning_ends = self.learning_ends(store).await?;
         let mut candidates = self.first_call_candidates(store, &learning_ends).await?;
         candidates.extend(self.ip_callers.drain());
+        candidates.extend(self.portscan.drain());
+        candidates.extend(self.probes.drain());
         let mut finals: HashMap<String, Finding> = HashMap::new();
         for c in candidates {
             if let Some(rule) = self.suppressions.matching(&c.facts()) {
@@ -53,6 +56,7 @@ impl Engine {
             report.created += usize::from(created && !finals.contains_key(&finding.id));
             finals.insert(finding.id.clone(), finding);
         }
+        store.save_state(STATE_KEY, self.portscan.export()).await?;
         let objects = std::mem::take(&mut self.objects);
         store.mark_processed(&objects).await?;
         store.flush().await?;

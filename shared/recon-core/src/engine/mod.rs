@@ -8,6 +8,7 @@
 
 mod cloudtrail;
 mod commit;
+mod flowlog;
 
 use std::fmt;
 
@@ -17,8 +18,11 @@ use crate::catalog::Catalog;
 use crate::config::EngineConfig;
 use crate::detect::ip_caller::IpCallerDetector;
 use crate::detect::permissions::FirstCallTracker;
+use crate::detect::port_probe::PortProbeDetector;
+use crate::detect::portscan::{PortscanDetector, STATE_KEY};
 use crate::input::{Limits, ObjectKind, Opened};
 use crate::intel::ThreatIntel;
+use crate::store::{Store, StoreError};
 use crate::suppress::Suppressions;
 use crate::time::Timestamp;
 
@@ -106,6 +110,8 @@ pub struct Engine {
     limits: Limits,
     ip_callers: IpCallerDetector,
     first_calls: FirstCallTracker,
+    portscan: PortscanDetector,
+    probes: PortProbeDetector,
     accounts: Vec<(String, Timestamp)>,
     objects: Vec<String>,
 }
@@ -113,7 +119,9 @@ pub struct Engine {
 impl Engine {
     /// An engine with these settings, lists and rules.
     pub fn new(config: EngineConfig, intel: ThreatIntel, suppressions: Suppressions) -> Self {
+        let portscan = PortscanDetector::new(config.portscan_ports, config.portscan_window_ms);
         Engine {
+            portscan,
             config,
             intel,
             catalog: Catalog::builtin(),
@@ -121,6 +129,7 @@ impl Engine {
             limits: Limits::default(),
             ip_callers: IpCallerDetector::default(),
             first_calls: FirstCallTracker::default(),
+            probes: PortProbeDetector::default(),
             accounts: Vec::new(),
             objects: Vec::new(),
         }
@@ -155,13 +164,20 @@ impl Engine {
             ObjectKind::CloudTrail | ObjectKind::CloudTrailArray | ObjectKind::CloudTrailLines => {
                 self.scan_cloudtrail(object, opened, &mut report);
             }
-            ObjectKind::FlowLog => {
-                tracing::info!("flow logs are not evaluated by this build; object passed over");
-            }
+            ObjectKind::FlowLog => self.scan_flowlog(object, opened, &mut report),
             kind => tracing::info!(kind = kind.describe(), "not a log; object passed over"),
         }
         self.objects.push(object.id.clone());
         report
+    }
+
+    /// Loads the Portscan windows a previous batch left open, so a scan spanning delivered
+    /// files is still one scan. Call once before scanning flow logs.
+    pub async fn load_flow_state<S: Store>(&mut self, store: &S) -> Result<(), StoreError> {
+        if let Some(bytes) = store.load_state(STATE_KEY).await? {
+            self.portscan.import(&bytes);
+        }
+        Ok(())
     }
 
     /// Object ids scanned into the pending batch.

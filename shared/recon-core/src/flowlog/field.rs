@@ -277,18 +277,15 @@ impl Format {
 
     /// Whether `line` is a header line rather than a record: every token is shaped like a field
     /// name and at least one is a known field. Cheap on records, which fail on the first token
-    /// that starts with a digit, `-` or an upper-case letter.
+    /// that starts with a digit, `-` or an upper-case letter, before any name is looked up.
     pub fn is_header_line(line: &[u8]) -> bool {
-        let mut known = false;
-        for token in line.split(|b| *b <= b' ').filter(|t| !t.is_empty()) {
-            let name = strip_placeholder_bytes(token);
-            if !is_name_shaped(name) {
-                return false;
-            }
-            known =
-                known || std::str::from_utf8(name).is_ok_and(|n| Field::from_name(n).is_known());
-        }
-        known
+        let mut names = line
+            .split(|b| *b <= b' ')
+            .filter(|t| !t.is_empty())
+            .map(strip_placeholder_bytes);
+        let known =
+            |name: &[u8]| std::str::from_utf8(name).is_ok_and(|n| Field::from_name(n).is_known());
+        names.clone().all(is_name_shaped) && names.any(known)
     }
 
     /// The fields in column order.

@@ -9,16 +9,17 @@
 //! - `-` is `None` for every field, as is `unknown` for `account-id`; NODATA and SKIPDATA records
 //!   parse (addresses `None`, [`FlowRecord::is_data`] false).
 //! - Columns are separated by runs of spaces or tabs (any ASCII control byte separates, so a
-//!   trailing `\r` is ignored). A token
-//!   starting with `#` starts a comment to the end of the line (the AWS documentation's NAT
-//!   gateway example annotates records that way): after the last column it is ignored, earlier
-//!   the line has too few columns. Extra columns that are not a comment make the line malformed.
+//!   trailing `\r` is ignored). A token starting with `#` starts a comment to the end of the
+//!   line (the AWS documentation's NAT gateway example annotates records that way): after the
+//!   last column it is ignored, earlier the line has too few columns. Extra columns that are not
+//!   a comment make the line malformed. Lines that start with `#` are skipped.
 //! - A bad line (wrong column count, invalid number, address or keyword, non-UTF-8 bytes, longer
 //!   than [`MAX_LINE_BYTES`]) is reported as a [`LineError`] with its 1-based line number and
 //!   reading continues; an I/O error ends the stream with one [`LineError`]. Nothing panics.
-//! - No allocation per record: one line buffer is reused, values are parsed from bytes (IPv4
-//!   by hand, IPv6 through `std`), strings borrow from the line, and memory per stream is
-//!   bounded by [`MAX_LINE_BYTES`].
+//! - No allocation per record: records borrow their line from the reader's buffer (or from one
+//!   reused line buffer when a line straddles its end), values are parsed from bytes (IPv4 by
+//!   hand, IPv6 through `std`), only the columns of known fields are parsed, and memory per
+//!   stream is bounded by [`MAX_LINE_BYTES`].
 //!
 //! Reading a decompressed object:
 //!

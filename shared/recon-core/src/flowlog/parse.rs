@@ -1,12 +1,15 @@
-//! The per-line scanner: walks a line column by column and parses values in place, eight bytes
-//! at a time with word-sized arithmetic (SWAR), without allocating and without `unsafe`.
+//! The per-line scanner: finds where every column of a line starts and ends, then parses
+//! values from those bytes, eight at a time with word-sized arithmetic (SWAR), without
+//! allocating and without `unsafe`.
 //!
-//! Integers are read as plain decimal digits (at most 19, so they fit a `u64` without overflow
-//! checks); IPv4 addresses as dotted quads with one to three digits per octet and no leading
-//! zeros; anything with a `:` goes to `std`'s IPv6 parser. Every byte up to 0x20 separates
-//! columns. Invalid input yields `None`; nothing here panics.
+//! Every byte up to 0x20 separates columns. Integers are plain decimal digits (at most 19, so
+//! they fit a `u64` without overflow checks); IPv4 addresses are dotted quads with one to three
+//! digits per octet and no leading zeros; anything else goes to `std`'s IPv6 parser. Invalid
+//! input yields `None` or [`Invalid`]; nothing here panics.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::field::MAX_COLUMNS;
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
@@ -15,17 +18,15 @@ const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 const MAX_DIGITS: usize = 19;
 
 /// Powers of ten up to 10^8, to append a run of up to eight digits.
-const POW10: [u64; 9] = [
-    1,
-    10,
-    100,
-    1_000,
-    10_000,
-    100_000,
-    1_000_000,
-    10_000_000,
-    100_000_000,
-];
+const POW10: [u64; 9] = {
+    let mut powers = [1u64; 9];
+    let mut i = 1;
+    while i < powers.len() {
+        powers[i] = powers[i - 1] * 10;
+        i += 1;
+    }
+    powers
+};
 
 /// Eight bytes from `at`, little-endian (first byte lowest), padded with spaces past the end.
 #[inline(always)]
@@ -66,7 +67,7 @@ fn gather_high_bits(bits: u64) -> u64 {
 
 /// One bit per byte of the 64 bytes from `base`: set for separators and for bytes past the end.
 #[inline(always)]
-pub fn separator_mask(bytes: &[u8], base: usize) -> u64 {
+fn separator_mask(bytes: &[u8], base: usize) -> u64 {
     let mut padded = [b' '; 64];
     let block = match bytes.get(base..base + 64) {
         Some(block) => block,
@@ -156,156 +157,176 @@ fn ipv4(bytes: &[u8], at: usize, len: usize) -> Option<Ipv4Addr> {
     (pos - 1 == at + len).then(|| Ipv4Addr::from(octets))
 }
 
-/// A column that does not hold a valid value for its field; its text is the cursor's
-/// [`Cursor::token`].
+/// A column that does not hold a valid value for its field.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Invalid;
+pub(crate) struct Invalid;
 
-/// A column-by-column reader over one line. It keeps a bitmask of the separators in the
-/// current 64-byte block, so finding where a column starts and ends is a few bit operations.
-pub struct Cursor<'a> {
-    text: &'a str,
-    /// Start of the current block.
-    base: usize,
-    /// Bit `i` set when byte `base + i` is a separator or past the end.
-    seps: u64,
-    /// Start of the current column (after `next_column`) or end of the last one.
-    pos: usize,
-    /// End of the current column, once `next_column` found it.
-    end: usize,
+/// Column boundaries recorded for one line: enough for [`MAX_COLUMNS`] columns and one more (to
+/// tell that a line has too many), plus the most one 64-byte block can add (32).
+const CAPACITY: usize = MAX_COLUMNS + 1 + 32;
+
+/// Where the columns of a line start and end: scratch space, reused from line to line.
+///
+/// All boundaries are found first, from one separator bitmask per 64 bytes, so that parsing
+/// the columns afterwards does not wait on finding each column's end before the next starts.
+pub(crate) struct Bounds {
+    starts: [u32; CAPACITY],
+    ends: [u32; CAPACITY],
+    count: usize,
 }
 
-impl<'a> Cursor<'a> {
-    /// A cursor at the start of `text`.
-    pub fn new(text: &'a str) -> Self {
-        let seps = separator_mask(text.as_bytes(), 0);
-        Cursor {
-            text,
-            base: 0,
-            seps,
-            pos: 0,
-            end: 0,
+impl Bounds {
+    /// Empty scratch space.
+    pub(crate) fn new() -> Self {
+        Bounds {
+            starts: [0; CAPACITY],
+            ends: [0; CAPACITY],
+            count: 0,
         }
     }
 
-    /// Moves to the next column; false at the end of the line or at a token that starts with
-    /// `#` (a comment).
+    /// Splits `text`, which must be at most [`MAX_LINE_BYTES`](super::MAX_LINE_BYTES) long, far
+    /// enough to see `wanted` columns and the one after them.
     #[inline(always)]
-    pub fn next_column(&mut self) -> bool {
-        let bytes = self.text.as_bytes();
-        // Fast path: one separator between columns.
-        let start = match (bytes.get(self.end), bytes.get(self.end + 1)) {
-            (Some(b), _) if *b > b' ' => self.end,
-            (Some(_), Some(b)) if *b > b' ' => self.end + 1,
-            _ => match self.seek(self.end, false) {
-                Some(start) => start,
-                None => return false,
-            },
-        };
-        self.pos = start;
-        if self.text.as_bytes().get(start) == Some(&b'#') {
-            self.end = self.text.len();
-            return false;
+    pub(crate) fn split<'a>(&mut self, text: &'a str, wanted: usize) -> Columns<'a, '_> {
+        let bytes = text.as_bytes();
+        let (mut starts, mut ends) = (0usize, 0usize);
+        // The byte before the line counts as a separator.
+        let mut carry = 1u64;
+        let mut base = 0usize;
+        while base < bytes.len() && starts <= wanted {
+            let seps = separator_mask(bytes, base);
+            let after_sep = (seps << 1) | carry;
+            carry = seps >> 63;
+            starts = record_bits(&mut self.starts, starts, !seps & after_sep, base);
+            ends = record_bits(&mut self.ends, ends, seps & !after_sep, base);
+            base += 64;
         }
-        self.end = self.seek(start, true).unwrap_or(self.text.len());
-        true
+        if ends < starts {
+            // The last column runs to a block edge (or past the columns wanted).
+            if let Some(slot) = self.ends.get_mut(ends) {
+                *slot = position(bytes.len());
+            }
+        }
+        self.count = starts.min(CAPACITY);
+        Columns { text, bounds: self }
+    }
+}
+
+/// The columns of one line, as split by [`Bounds::split`].
+pub(crate) struct Columns<'a, 's> {
+    text: &'a str,
+    bounds: &'s Bounds,
+}
+
+impl<'a> Columns<'a, '_> {
+    /// The number of columns found (up to the one after those wanted).
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.bounds.count
     }
 
-    /// The first byte at or after `from` that is (`sep`) or is not a separator; `None` past
-    /// the end of the line.
     #[inline(always)]
-    fn seek(&mut self, from: usize, sep: bool) -> Option<usize> {
-        let len = self.text.len();
-        while from >= self.base + 64 {
-            if self.base + 64 >= len {
-                return None;
-            }
-            self.base += 64;
-            self.seps = separator_mask(self.text.as_bytes(), self.base);
-        }
-        let mut shift = from - self.base;
-        loop {
-            let bits = if sep { self.seps } else { !self.seps };
-            let hits = bits & (u64::MAX << shift);
-            if hits != 0 {
-                let at = self.base + hits.trailing_zeros() as usize;
-                return (at < len).then_some(at);
-            }
-            if self.base + 64 >= len {
-                return None;
-            }
-            self.base += 64;
-            self.seps = separator_mask(self.text.as_bytes(), self.base);
-            shift = 0;
-        }
+    fn bounds(&self, index: usize) -> (usize, usize) {
+        let start = self.bounds.starts.get(index).copied().unwrap_or(0) as usize;
+        let end = self.bounds.ends.get(index).copied().unwrap_or(0) as usize;
+        (start, end.max(start))
     }
 
-    /// The current column as text.
+    /// Whether column `index` starts a `#` comment.
     #[inline(always)]
-    pub fn token(&self) -> &'a str {
+    pub(crate) fn is_comment(&self, index: usize) -> bool {
+        let (start, _) = self.bounds(index);
+        self.text.as_bytes().get(start) == Some(&b'#')
+    }
+
+    /// The text of column `index`.
+    #[inline(always)]
+    pub(crate) fn text(&self, index: usize) -> &'a str {
+        let (start, end) = self.bounds(index);
         // Both ends are next to an ASCII byte or at the end of the text: char boundaries.
-        self.text.get(self.pos..self.end).unwrap_or_default()
+        self.text.get(start..end).unwrap_or_default()
     }
 
-    /// The current column as an unsigned integer of at most `max`; `Ok(None)` for `-`.
+    /// Column `index` as an unsigned integer of at most `max`; `Ok(None)` for `-`.
     #[inline(always)]
-    pub fn uint(&self, max: u64) -> Result<Option<u64>, Invalid> {
-        match decimal(self.text.as_bytes(), self.pos, self.end - self.pos) {
+    pub(crate) fn uint(&self, index: usize, max: u64) -> Result<Option<u64>, Invalid> {
+        let (start, end) = self.bounds(index);
+        match decimal(self.text.as_bytes(), start, end - start) {
             Some(value) if value <= max => Ok(Some(value)),
-            _ => self.placeholder(),
+            _ => self.placeholder(index),
         }
     }
 
-    /// The current column as an IP address; `Ok(None)` for `-`.
+    /// Column `index` as an IP address; `Ok(None)` for `-`.
     #[inline(always)]
-    pub fn ip(&self) -> Result<Option<IpAddr>, Invalid> {
-        if let Some(v4) = ipv4(self.text.as_bytes(), self.pos, self.end - self.pos) {
+    pub(crate) fn ip(&self, index: usize) -> Result<Option<IpAddr>, Invalid> {
+        let (start, end) = self.bounds(index);
+        if let Some(v4) = ipv4(self.text.as_bytes(), start, end - start) {
             return Ok(Some(IpAddr::V4(v4)));
         }
-        let token = self.token();
-        match token.parse::<Ipv6Addr>() {
+        match self.text(index).parse::<Ipv6Addr>() {
             Ok(v6) => Ok(Some(IpAddr::V6(v6))),
-            Err(_) => self.placeholder(),
+            Err(_) => self.placeholder(index),
         }
     }
 
-    /// The current column, which failed to parse as a value: `Ok(None)` if it is `-`.
+    /// Column `index`, which failed to parse as a value: `Ok(None)` if it is `-`.
     #[cold]
-    fn placeholder<T>(&self) -> Result<Option<T>, Invalid> {
-        match self.token() {
+    fn placeholder<T>(&self, index: usize) -> Result<Option<T>, Invalid> {
+        match self.text(index) {
             "-" => Ok(None),
             _ => Err(Invalid),
         }
     }
 }
 
+/// Appends `base +` the index of every set bit of `bits` to `slots` from `count` on; returns
+/// the new count.
+#[inline(always)]
+fn record_bits(slots: &mut [u32; CAPACITY], mut count: usize, mut bits: u64, base: usize) -> usize {
+    while bits != 0 {
+        if let Some(slot) = slots.get_mut(count) {
+            *slot = position(base + bits.trailing_zeros() as usize);
+        }
+        count += 1;
+        bits &= bits - 1;
+    }
+    count
+}
+
+/// A byte offset within a line, which is at most [`MAX_LINE_BYTES`](super::MAX_LINE_BYTES) long.
+#[inline(always)]
+fn position(offset: usize) -> u32 {
+    u32::try_from(offset).unwrap_or(u32::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Every column of `line`, through the cursor.
+    /// Every column of `line` up to a comment.
     fn columns(line: &str) -> Vec<&str> {
-        let mut cursor = Cursor::new(line);
-        let mut out = Vec::new();
-        while cursor.next_column() {
-            out.push(cursor.token());
-        }
-        assert!(!cursor.next_column(), "stays at the end");
-        out
+        let mut bounds = Bounds::new();
+        let split = bounds.split(line, MAX_COLUMNS);
+        (0..split.len())
+            .take_while(|i| !split.is_comment(*i))
+            .map(|i| split.text(i))
+            .collect()
     }
 
     /// The first column of `text` as an integer; `Err` with the column's text when invalid.
     fn uint(text: &str, max: u64) -> Result<Option<u64>, &str> {
-        let mut cursor = Cursor::new(text);
-        assert!(cursor.next_column());
-        cursor.uint(max).map_err(|Invalid| cursor.token())
+        let mut bounds = Bounds::new();
+        let split = bounds.split(text, 1);
+        split.uint(0, max).map_err(|Invalid| split.text(0))
     }
 
     /// The first column of `text` as an address; `Err` with the column's text when invalid.
     fn ip(text: &str) -> Result<Option<IpAddr>, &str> {
-        let mut cursor = Cursor::new(text);
-        assert!(cursor.next_column());
-        cursor.ip().map_err(|Invalid| cursor.token())
+        let mut bounds = Bounds::new();
+        let split = bounds.split(text, 1);
+        split.ip(0).map_err(|Invalid| split.text(0))
     }
 
     #[test]
@@ -426,17 +447,34 @@ mod tests {
     }
 
     #[test]
-    fn cursor_positions_after_values() {
-        let mut cursor = Cursor::new("443 192.0.2.1 - x");
-        assert!(cursor.next_column());
-        assert_eq!(cursor.uint(65_535), Ok(Some(443)));
-        assert!(cursor.next_column());
-        assert_eq!(cursor.ip(), Ok(Some(IpAddr::from([192, 0, 2, 1]))));
-        assert!(cursor.next_column());
-        assert_eq!(cursor.uint(9), Ok(None));
-        assert!(cursor.next_column());
-        assert_eq!(cursor.token(), "x");
-        assert!(!cursor.next_column());
-        assert!(!cursor.next_column());
+    fn columns_across_blocks() {
+        // Columns ending exactly at, just before and just after 64-byte block edges.
+        for width in [1, 7, 8, 31, 62, 63, 64, 65, 127, 128, 129] {
+            let word = "y".repeat(width);
+            let line = format!("{word} {word}  {word}\t{word}");
+            assert_eq!(columns(&line), [&word; 4], "width {width}");
+            let padded = format!("{}{word}", " ".repeat(64 - width % 64));
+            assert_eq!(columns(&padded), [&word], "width {width}");
+        }
+        let many = vec!["1"; 300].join(" ");
+        let mut bounds = Bounds::new();
+        let some = bounds.split(&many, 20).len();
+        assert!(some > 20 && some <= CAPACITY, "{some}");
+        let all = bounds.split(&many, MAX_COLUMNS).len();
+        assert!(all > MAX_COLUMNS && all <= CAPACITY, "{all}");
+    }
+
+    #[test]
+    fn values_by_column() {
+        let mut bounds = Bounds::new();
+        let split = bounds.split("443 192.0.2.1 - x", 4);
+        assert_eq!(split.len(), 4);
+        assert_eq!(split.uint(0, 65_535), Ok(Some(443)));
+        assert_eq!(split.ip(1), Ok(Some(IpAddr::from([192, 0, 2, 1]))));
+        assert_eq!(split.uint(2, 9), Ok(None));
+        assert_eq!(split.ip(2), Ok(None));
+        assert_eq!(split.text(3), "x");
+        assert_eq!(split.uint(3, 9), Err(Invalid));
+        assert_eq!(split.text(9), "", "out of range");
     }
 }

@@ -5,6 +5,7 @@ use std::io::{self, BufRead};
 use memchr::memchr;
 
 use super::field::Format;
+use super::parse::Bounds;
 use super::record::{parse_into, FlowRecord, RecordError};
 
 /// Longest line accepted, in bytes without the `\n`. Longer lines are reported and skipped
@@ -63,6 +64,8 @@ pub struct FlowLogReader<R: BufRead> {
     lines: u64,
     /// Bytes of the reader's buffer holding the current line, consumed before the next read.
     unconsumed: usize,
+    /// Scratch space for column boundaries.
+    bounds: Bounds,
     /// The outcome of the look-ahead done by the constructor, not yet handed out.
     pending: Option<Step>,
     finished: bool,
@@ -112,6 +115,7 @@ impl<R: BufRead> FlowLogReader<R> {
             buf: Vec::new(),
             lines: 0,
             unconsumed: 0,
+            bounds: Bounds::new(),
             pending: None,
             finished: false,
         };
@@ -129,7 +133,8 @@ impl<R: BufRead> FlowLogReader<R> {
         self.lines
     }
 
-    /// The underlying reader, positioned after the last line handed out.
+    /// The underlying reader, positioned after the last line handed out (a line read ahead by
+    /// [`new`](Self::new) but not yet handed out is dropped).
     pub fn into_inner(mut self) -> R {
         self.inner.consume(self.unconsumed);
         self.inner
@@ -141,24 +146,29 @@ impl<R: BufRead> FlowLogReader<R> {
     /// continues with the following line. An I/O error yields one `Err` of kind
     /// [`LineErrorKind::Io`] saying how many lines were read, and then `None`.
     pub fn next_record(&mut self) -> Option<Result<FlowRecord<'_>, LineError>> {
+        self.next_numbered().map(|(_, r)| r)
+    }
+
+    /// Like [`next_record`](Self::next_record), with the 1-based line number of the record.
+    pub fn next_numbered(&mut self) -> Option<(u64, Result<FlowRecord<'_>, LineError>)> {
         let step = match self.pending.take() {
             Some(step) => step,
             None => self.advance(),
         };
         let at = match step {
             Step::Eof => return None,
-            Step::Error(e) => return Some(Err(e)),
+            Step::Error(e) => return Some((e.line, Err(e))),
             Step::Data(at) => at,
         };
         let line_no = self.lines;
         let line = match line_bytes(&mut self.inner, &self.buf, line_no, at) {
             Ok(line) => line,
-            Err(e) => return Some(Err(e)),
+            Err(e) => return Some((line_no, Err(e))),
         };
         let mut record = FlowRecord::default();
-        match parse_into(line, &self.format, &mut record) {
-            Ok(()) => Some(Ok(record)),
-            Err(e) => Some(Err(malformed(line_no, &e))),
+        match parse_into(line, &self.format, &mut record, &mut self.bounds) {
+            Ok(()) => Some((line_no, Ok(record))),
+            Err(e) => Some((line_no, Err(malformed(line_no, &e)))),
         }
     }
 
@@ -308,7 +318,9 @@ fn fill<R: BufRead>(reader: &mut R) -> io::Result<&[u8]> {
 enum LineKind {
     /// Blank or a `#` comment.
     Skip,
+    /// Field names: the format of the lines that follow.
     Header,
+    /// A record (or something malformed).
     Data,
 }
 
@@ -335,4 +347,37 @@ fn too_long(line: u64, len: usize) -> LineError {
 fn io_failure(lines: u64, e: &io::Error) -> LineError {
     let reason = format!("read failed after {lines} complete lines: {e}");
     LineError::new(lines + 1, LineErrorKind::Io, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::BufReader;
+
+    use super::*;
+
+    #[test]
+    fn memory_stays_bounded_on_huge_lines() {
+        let huge = format!(
+            "{}\n2 1 e - - - - - - - 1 2 - NODATA\n",
+            "x".repeat(10 * MAX_LINE_BYTES)
+        );
+        let mut reader = FlowLogReader::new(BufReader::with_capacity(4096, huge.as_bytes()));
+        let err = reader.next_record().expect("line").expect_err("too long");
+        assert_eq!(err.kind, LineErrorKind::TooLong);
+        assert!(
+            reader.buf.capacity() <= 2 * MAX_LINE_BYTES,
+            "{}",
+            reader.buf.capacity()
+        );
+        assert!(reader.next_record().expect("record").is_ok());
+        assert!(reader.next_record().is_none());
+    }
+
+    #[test]
+    fn into_inner_is_positioned_after_the_last_line() {
+        let text = b"2 1 e - - - - - - - 1 2 - NODATA\nrest";
+        let mut reader = FlowLogReader::new(&text[..]);
+        assert!(reader.next_record().expect("record").is_ok());
+        assert_eq!(reader.into_inner(), b"rest");
+    }
 }

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: `recon scan` against the decompression floor and a plain Python scan.
+
+For each log kind it runs, on the same files and in one go:
+  floor     libdeflate-gunzip -c FILES > /dev/null   (one process for all files)
+  floor/1   libdeflate-gunzip once per file           (how a shell loop would run it)
+  recon     recon scan --learning-period 0 --threat-list LIST FILES (fresh state folder)
+  python    the team's plain Python peer scan (../shared/bench/peer_python.py)
+and reports CPU time (user+sys, from wait4), wall time, peak RSS, records/s and MB/s of
+unpacked input, and each CPU time as a multiple of the floor.
+
+usage: bench/compare.py [--corpus DIR] [--shared DIR] [--kind cloudtrail|flowlogs|all]
+The corpus is built with ../shared/bench/make_corpus.py when DIR does not hold one yet
+(200,000 CloudTrail records and 2,000,000 flow-log lines by default).
+"""
+import argparse
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE):
+    """Runs a command; returns (cpu seconds, wall seconds, peak RSS MiB, stderr text)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr)
+    err = proc.stderr.read() if stderr == subprocess.PIPE else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"command failed: {' '.join(argv)}\n{err.decode(errors='replace')}")
+    return usage.ru_utime + usage.ru_stime, wall, usage.ru_maxrss / 1024, err.decode(errors="replace")
+
+
+def unpacked_bytes(files):
+    total = 0
+    for f in files:
+        out = subprocess.run(["libdeflate-gunzip", "-c", f], capture_output=True, check=True).stdout
+        total += len(out)
+    return total
+
+
+def bench_kind(kind, files, recon, peer, threat_list):
+    floor = run(["libdeflate-gunzip", "-c", *files])
+    per_file = [run(["libdeflate-gunzip", "-c", f]) for f in files]
+    floor1 = (sum(r[0] for r in per_file), sum(r[1] for r in per_file), max(r[2] for r in per_file))
+    state = tempfile.mkdtemp(prefix="recon-bench-")
+    try:
+        ours = run([recon, "scan", "--no-progress", "--state", state, "--learning-period", "0",
+                    "--threat-list", threat_list, "--format", "jsonl", *files])
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+    python = run([sys.executable, peer, threat_list, *files])
+    m = re.search(r"(\d+) records", ours[3])
+    records = int(m.group(1)) if m else 0
+    size = unpacked_bytes(files)
+    print(f"\n== {kind}: {len(files)} files, {records:,} records, {size / 1e6:,.1f} MB unpacked")
+    print(f"{'run':<8} {'cpu s':>7} {'wall s':>7} {'RSS MiB':>8} {'rec/s':>12} {'MB/s':>8} {'x floor':>8} {'x floor/1':>9}")
+    for name, (cpu, wall, rss, *_ ) in [("floor", floor), ("floor/1", floor1), ("recon", ours), ("python", python)]:
+        print(f"{name:<8} {cpu:7.2f} {wall:7.2f} {rss:8.1f} {records / cpu:12,.0f} {size / 1e6 / cpu:8.0f} "
+              f"{cpu / floor[0]:8.2f} {cpu / floor1[0]:9.2f}")
+    print(f"recon findings/summary: {ours[3].strip().splitlines()[-2:]}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", default=os.path.join(ROOT, "target", "bench-corpus"))
+    ap.add_argument("--shared", default=os.path.join(os.path.dirname(ROOT), "shared"))
+    ap.add_argument("--kind", choices=["cloudtrail", "flowlogs", "all"], default="all")
+    ap.add_argument("--ct-records", type=int, default=200_000)
+    ap.add_argument("--flow-lines", type=int, default=2_000_000)
+    args = ap.parse_args()
+    make = os.path.join(args.shared, "bench", "make_corpus.py")
+    peer = os.path.join(args.shared, "bench", "peer_python.py")
+    data = os.path.join(args.shared, "data")
+    if not (os.path.exists(make) and os.path.isdir(data)):
+        sys.exit(f"team material not found under {args.shared}: the benchmark needs make_corpus.py, "
+                 "peer_python.py and data/ (pass --shared DIR)")
+    if shutil.which("libdeflate-gunzip") is None:
+        sys.exit("libdeflate-gunzip not found: apt-get install libdeflate-tools")
+    if not glob.glob(os.path.join(args.corpus, "cloudtrail", "*.gz")):
+        print(f"building the corpus in {args.corpus} …", flush=True)
+        subprocess.run([sys.executable, make, args.corpus, data, str(args.ct_records), str(args.flow_lines)], check=True)
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "recon-cli"], cwd=ROOT, check=True)
+    recon = os.path.join(ROOT, "target", "release", "recon")
+    threat_list = os.path.join(data, "threat-lists", "firehol_via_o4isec", "firehol_level1.netset")
+    kinds = ["cloudtrail", "flowlogs"] if args.kind == "all" else [args.kind]
+    for kind in kinds:
+        files = sorted(glob.glob(os.path.join(args.corpus, kind, "*.gz")))
+        bench_kind(kind, files, recon, peer, threat_list)
+
+
+if __name__ == "__main__":
+    main()

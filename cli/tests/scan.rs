@@ -1,0 +1,538 @@
+//! `recon scan` end to end: the binary over a fixture tree in a temporary folder (gzip
+//! CloudTrail, a digest, a junk file, a Tor list), its three output formats, re-runs against the
+//! same state, bad arguments, and the bundled samples.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use recon_core::asff;
+use serde_json::{json, Value};
+
+const ACCOUNT: &str = "111122223333";
+const TOR_IP: &str = "198.51.100.23";
+
+fn recon(args: &[&str]) -> Output {
+    recon_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+fn recon_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_recon"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RECON_LOG")
+        .env_remove("RECON_STATE_DIR")
+        .output()
+        .expect("run recon")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_success(o: &Output) {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    );
+}
+
+/// Parses `--format asff` output and checks every finding against Security Hub's rules.
+fn asff_findings(o: &Output) -> Vec<Value> {
+    assert_success(o);
+    let v: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", stdout(o)));
+    let Value::Array(findings) = v else {
+        panic!("stdout is not a JSON array:\n{}", stdout(o));
+    };
+    for f in &findings {
+        if let Err(violations) = asff::validate(f) {
+            let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
+            panic!("{} is not valid ASFF: {}", f["Id"], list.join("; "));
+        }
+    }
+    if !findings.is_empty() {
+        assert!(asff::validate_batch(&findings).is_ok());
+    }
+    findings
+}
+
+/// The Recon type of an ASFF finding, e.g. `Recon:IAMUser/TorIPCaller`.
+fn recon_type(f: &Value) -> String {
+    let t = f["Types"][0].as_str().expect("Types[0]");
+    t.strip_prefix("TTPs/Discovery/")
+        .expect("a Recon type")
+        .replacen('-', "/", 1)
+}
+
+fn types_of(findings: &[Value]) -> Vec<String> {
+    let mut v: Vec<String> = findings.iter().map(recon_type).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The finding of `type` whose id names `subject`.
+fn finding<'a>(findings: &'a [Value], t: &str, subject: &str) -> &'a Value {
+    findings
+        .iter()
+        .find(|f| recon_type(f) == t && f["Id"].as_str().is_some_and(|id| id.contains(subject)))
+        .unwrap_or_else(|| {
+            let ids: Vec<&str> = findings.iter().filter_map(|f| f["Id"].as_str()).collect();
+            panic!("no {t} finding about {subject}; have {ids:?}")
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+fn user(name: &str) -> Value {
+    json!({
+        "type": "IAMUser",
+        "principalId": format!("AIDA{}", name.to_uppercase()),
+        "arn": format!("arn:aws:iam::{ACCOUNT}:user/{name}"),
+        "accountId": ACCOUNT,
+        "accessKeyId": "AKIAEXAMPLEKEY000001",
+        "userName": name
+    })
+}
+
+/// A record with `eventVersion` first, as CloudTrail writes it.
+fn record(who: &Value, source: &str, name: &str, time: &str, ip: &str) -> String {
+    let rest = json!({
+        "userIdentity": who,
+        "eventTime": time,
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": ip,
+        "userAgent": "aws-cli/2.15.30",
+        "eventID": format!("{name}-{time}-{ip}"),
+        "eventType": "AwsApiCall",
+        "recipientAccountId": ACCOUNT
+    });
+    let body = rest.to_string();
+    format!("{{\"eventVersion\":\"1.08\",{}", &body[1..])
+}
+
+fn envelope(records: &[String]) -> Vec<u8> {
+    format!("{{\"Records\":[{}]}}", records.join(",")).into_bytes()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+    std::fs::write(path, bytes).expect("write fixture");
+}
+
+fn trail_file(root: &Path, day: u32, unique: &str) -> PathBuf {
+    root.join(format!(
+        "AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/2026/11/{day:02}/\
+         {ACCOUNT}_CloudTrail_us-east-1_202611{day:02}T1200Z_{unique}.json.gz"
+    ))
+}
+
+/// A temporary folder holding `logs/` (one gzip trail file, a digest, a junk file) and a Tor
+/// exit list inside the scanned tree, plus a state folder outside it.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let f = Fixture {
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        let alice = user("alice");
+        let day1 = [
+            record(
+                &alice,
+                "ec2.amazonaws.com",
+                "DescribeInstances",
+                "2026-11-01T10:00:00Z",
+                TOR_IP,
+            ),
+            record(
+                &alice,
+                "iam.amazonaws.com",
+                "ListUsers",
+                "2026-11-01T10:01:00Z",
+                TOR_IP,
+            ),
+            record(
+                &alice,
+                "ec2.amazonaws.com",
+                "RunInstances",
+                "2026-11-01T10:02:00Z",
+                TOR_IP,
+            ),
+        ];
+        write(
+            &trail_file(&f.logs(), 1, "aaaaaaaaaaaaaaaa"),
+            &gzip(&envelope(&day1)),
+        );
+        let digest = json!({
+            "awsAccountId": ACCOUNT,
+            "digestStartTime": "2026-11-01T00:00:00Z",
+            "digestEndTime": "2026-11-01T23:59:59Z",
+            "logFiles": []
+        });
+        let digest_path = f.logs().join(format!(
+            "AWSLogs/{ACCOUNT}/CloudTrail-Digest/us-east-1/2026/11/01/\
+             {ACCOUNT}_CloudTrail-Digest_us-east-1_trail_us-east-1_20261101T235959Z.json.gz"
+        ));
+        write(&digest_path, &gzip(digest.to_string().as_bytes()));
+        write(
+            &f.logs().join("notes/README.txt"),
+            b"exported from the incident bucket\n",
+        );
+        write(
+            &f.tor_list(),
+            format!("{TOR_IP}\n198.51.100.24\n").as_bytes(),
+        );
+        f
+    }
+
+    fn logs(&self) -> PathBuf {
+        self.dir.path().join("logs")
+    }
+
+    fn tor_list(&self) -> PathBuf {
+        self.logs().join("lists/tor-exits.txt")
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn path(p: &Path) -> &str {
+        p.to_str().expect("UTF-8 temp path")
+    }
+
+    /// `recon scan` over the logs with this fixture's state and Tor list, learning period 0.
+    fn scan(&self, format: &str) -> Output {
+        let (state, tor, logs) = (self.state(), self.tor_list(), self.logs());
+        recon(&[
+            "scan",
+            "--state",
+            Fixture::path(&state),
+            "--format",
+            format,
+            "--learning-period",
+            "0",
+            "--tor-exits",
+            Fixture::path(&tor),
+            Fixture::path(&logs),
+        ])
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+#[test]
+fn asff_run_then_rerun_then_new_file_continues_the_same_state() {
+    let fx = Fixture::new();
+    let first = asff_findings(&fx.scan("asff"));
+    assert_eq!(
+        types_of(&first),
+        [
+            "Recon:IAMUser/ResourcePermissions",
+            "Recon:IAMUser/TorIPCaller",
+            "Recon:IAMUser/UserPermissions"
+        ]
+    );
+    let tor = finding(&first, "Recon:IAMUser/TorIPCaller", "user/alice");
+    assert_eq!(tor["ProductFields"]["recon/count"], json!("2"));
+    assert_eq!(tor["AwsAccountId"], json!(ACCOUNT));
+
+    let again = fx.scan("asff");
+    assert_success(&again);
+    assert_eq!(stdout(&again).trim(), "[]");
+    assert!(
+        stderr(&again).contains("already processed"),
+        "{}",
+        stderr(&again)
+    );
+
+    // Day 2: a new API (network) and a repeat of a known one, both from the Tor exit.
+    let alice = user("alice");
+    let day2 = [
+        record(
+            &alice,
+            "ec2.amazonaws.com",
+            "DescribeSecurityGroups",
+            "2026-11-02T09:00:00Z",
+            TOR_IP,
+        ),
+        record(
+            &alice,
+            "ec2.amazonaws.com",
+            "DescribeInstances",
+            "2026-11-02T09:01:00Z",
+            TOR_IP,
+        ),
+    ];
+    write(
+        &trail_file(&fx.logs(), 2, "bbbbbbbbbbbbbbbb"),
+        &gzip(&envelope(&day2)),
+    );
+    let third = fx.scan("asff");
+    let findings = asff_findings(&third);
+    assert_eq!(
+        types_of(&findings),
+        [
+            "Recon:IAMUser/NetworkPermissions",
+            "Recon:IAMUser/TorIPCaller"
+        ],
+        "only the new finding and the updated one"
+    );
+    let updated = finding(&findings, "Recon:IAMUser/TorIPCaller", "user/alice");
+    assert_eq!(updated["Id"], tor["Id"]);
+    assert_eq!(updated["ProductFields"]["recon/count"], json!("4"));
+    assert_eq!(updated["CreatedAt"], tor["CreatedAt"]);
+    assert_eq!(updated["FirstObservedAt"], tor["FirstObservedAt"]);
+    assert!(
+        stderr(&third).contains("already processed"),
+        "day 1 is skipped"
+    );
+}
+
+#[test]
+fn table_format_prints_a_header_then_one_row_per_finding() {
+    let fx = Fixture::new();
+    let out = fx.scan("table");
+    assert_success(&out);
+    let text = stdout(&out);
+    let header = text.lines().next().expect("a header line");
+    for column in ["SEV", "TYPE", "COUNT", "LAST SEEN"] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert!(text.contains("Recon:IAMUser/TorIPCaller"), "{text}");
+    assert!(
+        text.contains(&format!("arn:aws:iam::{ACCOUNT}:user/alice")),
+        "{text}"
+    );
+}
+
+#[test]
+fn jsonl_format_prints_one_valid_asff_finding_per_line() {
+    let fx = Fixture::new();
+    let out = fx.scan("jsonl");
+    assert_success(&out);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    for line in lines {
+        let f: Value = serde_json::from_str(line).expect("each line is one JSON object");
+        assert!(f.is_object());
+        assert!(asff::validate(&f).is_ok(), "{line}");
+    }
+}
+
+#[test]
+fn a_bad_learning_period_exits_2_naming_the_flag() {
+    let fx = Fixture::new();
+    let out = recon(&[
+        "scan",
+        "--learning-period",
+        "7days",
+        Fixture::path(&fx.logs()),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--learning-period"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty());
+}
+
+#[test]
+fn a_bad_account_id_exits_2_naming_the_flag() {
+    let fx = Fixture::new();
+    let out = recon(&["scan", "--account-id", "123", Fixture::path(&fx.logs())]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--account-id"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_nonexistent_path_exits_nonzero_naming_it() {
+    let fx = Fixture::new();
+    let missing = fx.dir.path().join("no-such-folder");
+    let state = fx.state();
+    let out = recon(&[
+        "scan",
+        "--state",
+        Fixture::path(&state),
+        Fixture::path(&missing),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no-such-folder"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_malformed_record_is_reported_with_file_and_index_and_the_scan_still_succeeds() {
+    let fx = Fixture::new();
+    let alice = user("alice");
+    let records = [
+        record(
+            &alice,
+            "ec2.amazonaws.com",
+            "DescribeVpcs",
+            "2026-11-03T08:00:00Z",
+            TOR_IP,
+        ),
+        r#"{"eventVersion":"1.08","eventName":["broken"}"#.to_owned(),
+        record(
+            &alice,
+            "ec2.amazonaws.com",
+            "DescribeSubnets",
+            "2026-11-03T08:01:00Z",
+            TOR_IP,
+        ),
+    ];
+    let file = trail_file(&fx.logs(), 3, "cccccccccccccccc");
+    write(&file, &gzip(&envelope(&records)));
+    let out = fx.scan("asff");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let findings = asff_findings(&out);
+    let err = stderr(&out);
+    let expected = format!("{}: record 1:", file.display());
+    assert!(err.contains(&expected), "wanted {expected:?} in:\n{err}");
+    let net = finding(&findings, "Recon:IAMUser/NetworkPermissions", "user/alice");
+    let new = net["ProductFields"]["recon/new-apis"].to_string();
+    assert!(
+        new.contains("DescribeSubnets"),
+        "the record after the broken one counts: {net}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bundled samples
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .to_path_buf()
+}
+
+#[test]
+fn the_bundled_samples_raise_the_five_expected_types_with_the_readme_command() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let out = recon_in(
+        &workspace_root(),
+        &[
+            "scan",
+            "--state",
+            Fixture::path(state.path()),
+            "--tor-exits",
+            "samples/lists/tor-exits.txt",
+            "--custom-threat-list",
+            "samples/lists/custom-threats.txt",
+            "--trusted-ips",
+            "samples/lists/trusted.txt",
+            "samples/",
+        ],
+    );
+    assert_success(&out);
+    let text = stdout(&out);
+    for t in [
+        "Recon:IAMUser/TorIPCaller",
+        "Recon:IAMUser/MaliciousIPCaller.Custom",
+        "Recon:IAMUser/UserPermissions",
+        "Recon:IAMUser/ResourcePermissions",
+        "Recon:IAMUser/NetworkPermissions",
+    ] {
+        assert!(text.contains(t), "{t} missing from:\n{text}");
+    }
+    let high_network = text.lines().any(|l| {
+        l.starts_with("HIGH")
+            && l.contains("Recon:IAMUser/NetworkPermissions")
+            && l.contains("role/web-app-role")
+    });
+    assert!(high_network, "the instance role's finding is High:\n{text}");
+    for quiet in ["user/admin", "role/ci-deploy", "AWSServiceRole"] {
+        assert!(!text.contains(quiet), "{quiet} must raise nothing:\n{text}");
+    }
+    assert!(stderr(&out).contains("0 malformed"), "{}", stderr(&out));
+}
+
+#[test]
+fn the_bundled_samples_as_asff_name_the_attackers_and_nothing_else() {
+    let root = workspace_root();
+    let state = tempfile::tempdir().expect("temp dir");
+    let out = recon_in(
+        &root,
+        &[
+            "scan",
+            "--format",
+            "asff",
+            "--state",
+            Fixture::path(state.path()),
+            "--tor-exits",
+            "samples/lists/tor-exits.txt",
+            "--custom-threat-list",
+            "samples/lists/custom-threats.txt",
+            "--trusted-ips",
+            "samples/lists/trusted.txt",
+            "--suppressions",
+            "samples/suppressions.toml",
+            "samples/",
+        ],
+    );
+    let findings = asff_findings(&out);
+    assert!(stderr(&out).contains("0 suppressed"), "{}", stderr(&out));
+    assert_eq!(findings.len(), 6, "{}", stdout(&out));
+    let tor = finding(&findings, "Recon:IAMUser/TorIPCaller", "user/build-bot");
+    assert_eq!(tor["ThreatIntelIndicators"][0]["Value"], json!(TOR_IP));
+    let custom = finding(
+        &findings,
+        "Recon:IAMUser/MaliciousIPCaller.Custom",
+        "role/web-app-role",
+    );
+    assert_eq!(
+        custom["ThreatIntelIndicators"][0]["Value"],
+        json!("203.0.113.50")
+    );
+    let user = finding(&findings, "Recon:IAMUser/UserPermissions", "user/build-bot");
+    let new = user["ProductFields"]["recon/new-apis"].to_string();
+    for api in [
+        "GetCallerIdentity",
+        "ListUsers",
+        "ListRoles",
+        "ListAttachedUserPolicies",
+    ] {
+        assert!(new.contains(api), "{api} not among {new}");
+    }
+    let web = finding(
+        &findings,
+        "Recon:IAMUser/NetworkPermissions",
+        "role/web-app-role",
+    );
+    assert_eq!(web["Severity"]["Label"], json!("HIGH"));
+    let bot = finding(
+        &findings,
+        "Recon:IAMUser/NetworkPermissions",
+        "user/build-bot",
+    );
+    assert_eq!(bot["Severity"]["Label"], json!("MEDIUM"));
+    finding(
+        &findings,
+        "Recon:IAMUser/ResourcePermissions",
+        "user/build-bot",
+    );
+}

@@ -1,0 +1,445 @@
+//! Recon:EC2/Portscan: an instance (or an interface, where the log has no `instance-id`) opens
+//! connections to many distinct ports of one remote host within a window — by default 15
+//! distinct ports within 5 minutes (Zeek's threshold; GuardDuty publishes none).
+//!
+//! Only connections the instance opened count (the flow-log `tcp-flags` and ports tell who
+//! opened a connection, see [`crate::flowlog::initiator`]): a server answering one busy client
+//! from port 443 to many ephemeral ports is not scanning. Rejected attempts count.
+//!
+//! Windows live per (subject, remote host). They are evicted as the stream's time moves past
+//! them, so memory follows the number of conversations active within one window, not the size
+//! of the input. Windows still open at the end of a batch are kept in the store
+//! ([`PortscanDetector::export`] / [`PortscanDetector::import`]), so a scan whose flows arrive in
+//! two delivered files is still one scan.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::candidate::Candidate;
+use super::ip_caller::merge_network;
+use super::port_probe::{add_port_count, protocol_label};
+use crate::finding::{Ec2Subject, Evidence, FindingType, NetworkEvidence, Severity, Subject};
+use crate::time::Timestamp;
+
+/// The store key of the open windows.
+pub const STATE_KEY: &str = "portscan/windows";
+/// Most open windows kept in the store between batches (the most recent win).
+pub const MAX_EXPORTED_WINDOWS: usize = 200_000;
+
+/// A subject (instance or interface) and where it lives.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectInfo {
+    /// Instance or interface id: the aggregation key.
+    pub key: String,
+    /// The account.
+    pub account_id: String,
+    /// The Region.
+    pub region: String,
+    /// What the finding says about it.
+    pub ec2: Ec2Subject,
+}
+
+/// Distinct ports with the last time each was tried (ms). The first port lives inline: most
+/// conversations touch one port, and a window per conversation must not cost an allocation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Ports {
+    first: Option<(u16, i64)>,
+    more: Vec<(u16, i64)>,
+}
+
+impl Ports {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(u16, i64)> {
+        self.first.iter().chain(self.more.iter())
+    }
+
+    /// Forgets ports last tried before `oldest`.
+    fn retain_since(&mut self, oldest: i64) {
+        self.more.retain(|&(_, t)| t >= oldest);
+        if self.first.is_some_and(|(_, t)| t < oldest) {
+            self.first = self.more.pop();
+        }
+    }
+
+    /// Records a try of `port` at `time`, holding at most `cap` distinct ports.
+    fn touch(&mut self, port: u16, time: i64, cap: usize) {
+        let len = self.len();
+        let slot = self
+            .first
+            .iter_mut()
+            .chain(self.more.iter_mut())
+            .find(|(p, _)| *p == port);
+        if let Some(entry) = slot {
+            entry.1 = entry.1.max(time);
+        } else if self.first.is_none() {
+            self.first = Some((port, time));
+        } else if len < cap {
+            self.more.push((port, time));
+        }
+    }
+}
+
+/// A fast keyed hash for the window map: windows are looked up once per flow, and SipHash
+/// dominated the profile. The key is random per process, so crafted addresses cannot aim at
+/// one bucket.
+#[derive(Clone, Copy, Debug)]
+struct FastState(u64);
+
+impl Default for FastState {
+    fn default() -> Self {
+        FastState(std::hash::RandomState::new().hash_one(0x5eed_u64) | 1)
+    }
+}
+
+impl BuildHasher for FastState {
+    type Hasher = FastHasher;
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(self.0)
+    }
+}
+
+#[derive(Debug)]
+struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(u64::from(v));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Window {
+    ports: Ports,
+    first: i64,
+    last: i64,
+    attempts: u64,
+    rejected: u64,
+    protocol: u8,
+    fired: bool,
+}
+
+/// A window as stored between batches.
+#[derive(Debug, Serialize, Deserialize)]
+struct Saved {
+    subject: SubjectInfo,
+    remote: IpAddr,
+    window: Window,
+}
+
+/// One connection attempt the instance opened.
+#[derive(Clone, Copy)]
+pub struct Attempt<'a> {
+    /// The subject's index from [`PortscanDetector::subject`].
+    pub subject: u32,
+    /// The remote host.
+    pub remote: IpAddr,
+    /// The remote port.
+    pub port: u16,
+    /// IANA protocol number.
+    pub protocol: u8,
+    /// Flow start, in milliseconds.
+    pub time: i64,
+    /// True when the attempt was rejected.
+    pub rejected: bool,
+    /// `object:line` of the flow, recorded when the attempt completes a scan.
+    pub source: &'a dyn Fn() -> String,
+}
+
+/// Distinct-port windows and the scans they revealed.
+#[derive(Debug)]
+pub struct PortscanDetector {
+    threshold: usize,
+    window_ms: i64,
+    subjects: Vec<SubjectInfo>,
+    subject_index: HashMap<String, u32, FastState>,
+    windows: HashMap<(u32, IpAddr), Window, FastState>,
+    now: i64,
+    last_sweep: i64,
+    pending: HashMap<String, Candidate>,
+}
+
+impl PortscanDetector {
+    /// A detector raising a scan at `threshold` distinct ports within `window_ms`.
+    pub fn new(threshold: u32, window_ms: i64) -> Self {
+        PortscanDetector {
+            threshold: threshold.max(1) as usize,
+            window_ms: window_ms.max(1),
+            subjects: Vec::new(),
+            subject_index: HashMap::default(),
+            windows: HashMap::default(),
+            now: i64::MIN,
+            last_sweep: i64::MIN,
+            pending: HashMap::new(),
+        }
+    }
+
+    /// The index of a subject, registering it (with `make`) the first time.
+    pub fn subject(&mut self, key: &str, make: impl FnOnce() -> SubjectInfo) -> u32 {
+        if let Some(&i) = self.subject_index.get(key) {
+            return i;
+        }
+        let i = u32::try_from(self.subjects.len()).unwrap_or(u32::MAX);
+        self.subjects.push(make());
+        self.subject_index.insert(key.to_owned(), i);
+        i
+    }
+
+    /// The subject registered under an index.
+    pub fn subject_info(&mut self, index: u32) -> Option<&mut SubjectInfo> {
+        self.subjects.get_mut(index as usize)
+    }
+
+    /// Open windows (for memory accounting and tests).
+    pub fn open_windows(&self) -> usize {
+        self.windows.len()
+    }
+
+    /// Folds one attempt.
+    pub fn observe(&mut self, a: &Attempt<'_>) {
+        self.advance(a.time);
+        let window_ms = self.window_ms;
+        let w = self.windows.entry((a.subject, a.remote)).or_default();
+        if w.attempts > 0 && a.time - w.last > window_ms {
+            *w = Window::default();
+        }
+        if w.attempts == 0 {
+            w.first = a.time;
+            w.protocol = a.protocol;
+        }
+        w.attempts += 1;
+        w.rejected += u64::from(a.rejected);
+        w.last = w.last.max(a.time);
+        w.ports.retain_since(a.time - window_ms);
+        w.ports.touch(a.port, a.time, 4 * self.threshold);
+        let reached = w.ports.len() >= self.threshold;
+        if reached || w.fired {
+            let first_time = !w.fired;
+            w.fired = true;
+            let w = w.clone();
+            self.raise(a, &w, first_time);
+        }
+    }
+
+    fn raise(&mut self, a: &Attempt<'_>, w: &Window, first_time: bool) {
+        let Some(s) = self.subjects.get(a.subject as usize) else {
+            return;
+        };
+        let mut ports = Vec::new();
+        if first_time {
+            for &(p, _) in w.ports.iter() {
+                add_port_count(&mut ports, p, 1);
+            }
+        } else {
+            add_port_count(&mut ports, a.port, 1);
+        }
+        let c = Candidate {
+            finding_type: FindingType::Portscan,
+            severity: Severity::Medium,
+            account_id: s.account_id.clone(),
+            region: s.region.clone(),
+            subject: Subject::Ec2(s.ec2.clone()),
+            subject_key: s.key.clone(),
+            remote_ip: Some(a.remote),
+            intel: None,
+            count: if first_time { w.attempts } else { 1 },
+            first_seen: Timestamp(if first_time { w.first } else { a.time }),
+            last_seen: Timestamp(a.time),
+            evidence: Evidence::Network(NetworkEvidence {
+                protocol: Some(protocol_label(w.protocol)),
+                ports,
+                distinct_ports: Some(u32::try_from(w.ports.len()).unwrap_or(u32::MAX)),
+                blocked: w.rejected == w.attempts,
+                sources: if first_time {
+                    vec![(a.source)()]
+                } else {
+                    Vec::new()
+                },
+            }),
+        };
+        let id = c.finding_id();
+        match self.pending.get_mut(&id) {
+            Some(into) => merge_network(into, c),
+            None => {
+                self.pending.insert(id, c);
+            }
+        }
+    }
+
+    /// Moves the stream's clock; every half window, drops windows that can no longer grow.
+    fn advance(&mut self, time: i64) {
+        self.now = self.now.max(time);
+        if self.now.saturating_sub(self.last_sweep) < self.window_ms / 2 {
+            return;
+        }
+        self.last_sweep = self.now;
+        let horizon = self.now - self.window_ms;
+        self.windows.retain(|_, w| w.last >= horizon);
+    }
+
+    /// Takes the scans found so far.
+    pub fn drain(&mut self) -> Vec<Candidate> {
+        let mut v: Vec<Candidate> = self.pending.drain().map(|(_, c)| c).collect();
+        v.sort_by_key(|c| c.first_seen);
+        v
+    }
+
+    /// The windows still open at the stream's latest time, serialised for the store (`None`
+    /// when there are none).
+    pub fn export(&self) -> Option<Vec<u8>> {
+        let horizon = self.now.saturating_sub(self.window_ms);
+        let mut open: Vec<Saved> = self
+            .windows
+            .iter()
+            .filter(|(_, w)| w.last >= horizon)
+            .filter_map(|((s, remote), w)| {
+                let subject = self.subjects.get(*s as usize)?.clone();
+                Some(Saved {
+                    subject,
+                    remote: *remote,
+                    window: w.clone(),
+                })
+            })
+            .collect();
+        if open.is_empty() {
+            return None;
+        }
+        open.sort_by_key(|s| std::cmp::Reverse(s.window.last));
+        open.truncate(MAX_EXPORTED_WINDOWS);
+        serde_json::to_vec(&open).ok()
+    }
+
+    /// Restores windows saved by [`export`](Self::export); bad state is dropped with a warning.
+    pub fn import(&mut self, bytes: &[u8]) {
+        let saved: Vec<Saved> = match serde_json::from_slice(bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "stored Portscan windows are unreadable; starting afresh");
+                return;
+            }
+        };
+        for s in saved {
+            let key = s.subject.key.clone();
+            let subject = self.subject(&key, || s.subject);
+            self.now = self.now.max(s.window.last);
+            self.windows.insert((subject, s.remote), s.window);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+
+    fn detector() -> (PortscanDetector, u32) {
+        let mut d = PortscanDetector::new(15, 5 * MIN);
+        let s = d.subject("i-0123456789abcdef0", || SubjectInfo {
+            key: "i-0123456789abcdef0".into(),
+            account_id: "111122223333".into(),
+            region: "us-east-1".into(),
+            ec2: Ec2Subject::default(),
+        });
+        (d, s)
+    }
+
+    fn attempt(d: &mut PortscanDetector, s: u32, port: u16, time: i64) {
+        let source = || format!("f.log:{port}");
+        let remote = "10.0.9.9".parse().expect("ip");
+        d.observe(&Attempt {
+            subject: s,
+            remote,
+            port,
+            protocol: 6,
+            time,
+            rejected: false,
+            source: &source,
+        });
+    }
+
+    #[test]
+    fn fifteen_ports_in_five_minutes_is_a_scan() {
+        let (mut d, s) = detector();
+        for p in 0..14 {
+            attempt(&mut d, s, 1000 + p, p as i64 * 1000);
+        }
+        assert!(d.drain().is_empty(), "14 ports is not yet a scan");
+        attempt(&mut d, s, 2000, 20_000);
+        attempt(&mut d, s, 2001, 21_000);
+        let out = d.drain();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].count, 16);
+        let Evidence::Network(n) = &out[0].evidence else {
+            panic!("network")
+        };
+        assert_eq!(n.distinct_ports, Some(16));
+    }
+
+    #[test]
+    fn a_slow_drip_is_not_a_scan() {
+        let (mut d, s) = detector();
+        for p in 0..60 {
+            attempt(&mut d, s, 1000 + p, p as i64 * MIN);
+        }
+        assert!(d.drain().is_empty());
+        assert!(d.open_windows() <= 1);
+    }
+
+    #[test]
+    fn windows_are_evicted_as_time_moves() {
+        let (mut d, s) = detector();
+        for i in 0..10_000u32 {
+            let remote = IpAddr::from([198, 51, (i >> 8) as u8, i as u8]);
+            let source = || String::new();
+            let a = Attempt {
+                subject: s,
+                remote,
+                port: 443,
+                protocol: 6,
+                time: i as i64 * 1000,
+                rejected: false,
+                source: &source,
+            };
+            d.observe(&a);
+        }
+        assert!(d.open_windows() < 600, "{} windows open", d.open_windows());
+    }
+
+    #[test]
+    fn open_windows_survive_a_store_round_trip() {
+        let (mut d, s) = detector();
+        for p in 0..10 {
+            attempt(&mut d, s, 1000 + p, p as i64 * 1000);
+        }
+        let saved = d.export().expect("open windows");
+        let (mut next, _) = detector();
+        next.import(&saved);
+        let s2 = next.subject("i-0123456789abcdef0", SubjectInfo::default);
+        for p in 10..15 {
+            attempt(&mut next, s2, 1000 + p, 60_000 + p as i64 * 1000);
+        }
+        assert_eq!(next.drain().len(), 1, "the scan spans two batches");
+    }
+}

@@ -1,0 +1,182 @@
+//! The flow-log half of the engine: the per-line hot path.
+//!
+//! For each data record it works out which side is the instance (the `flow-direction` field,
+//! else the side whose address the interface was already seen with, else the private side),
+//! who opened the connection, and hands outbound attempts to the Portscan detector and inbound
+//! accepted flows from listed addresses to the PortProbeUnprotectedPort detector.
+
+use std::net::IpAddr;
+
+use super::{Engine, ObjectRef, ObjectReport};
+use crate::detect::port_probe::Probe;
+use crate::detect::portscan::{Attempt, SubjectInfo};
+use crate::finding::Ec2Subject;
+use crate::flowlog::{initiator, Action, Direction, FlowLogReader, FlowRecord, Initiator};
+use crate::input::{account_from_key, Opened};
+use crate::intel::is_reserved;
+
+/// Where the instance is in a record.
+struct Sides {
+    local_is_src: bool,
+    remote: IpAddr,
+    local: IpAddr,
+}
+
+impl Engine {
+    pub(super) fn scan_flowlog(
+        &mut self,
+        object: &ObjectRef,
+        opened: Opened,
+        report: &mut ObjectReport,
+    ) {
+        let account_hint =
+            account_from_key(&object.name).or_else(|| self.config.account_id.clone());
+        let mut reader = FlowLogReader::new(opened.content.into_reader());
+        while let Some((line, item)) = reader.next_numbered() {
+            match item {
+                Ok(rec) => {
+                    report.records += 1;
+                    if self.on_flow(object, &rec, account_hint.as_deref(), line) {
+                        report.evaluated += 1;
+                    }
+                }
+                Err(e) if e.is_fatal() => {
+                    tracing::warn!(object = %object.name, error = %e, "object read stopped early");
+                    report.fatal = Some(e.to_string());
+                }
+                Err(e) => report.issue(e.line, true, e.to_string()),
+            }
+        }
+    }
+
+    /// Evaluates one record; true when a detector looked at it.
+    fn on_flow(
+        &mut self,
+        object: &ObjectRef,
+        rec: &FlowRecord<'_>,
+        account_hint: Option<&str>,
+        line: u64,
+    ) -> bool {
+        if !rec.is_data() {
+            return false;
+        }
+        let (Some(subject_key), Some(time)) = (rec.instance_id.or(rec.interface_id), rec.start)
+        else {
+            return false;
+        };
+        let Some(account) = rec.account_id.or(account_hint) else {
+            return false;
+        };
+        let region = rec.region.or(object.region_hint.as_deref());
+        let default_region = &self.config.default_region;
+        let subject = self.portscan.subject(subject_key, || SubjectInfo {
+            key: subject_key.to_owned(),
+            account_id: account.to_owned(),
+            region: region.unwrap_or(default_region).to_owned(),
+            ec2: ec2_subject(rec),
+        });
+        let Some(sides) = self.sides(subject, rec) else {
+            return false;
+        };
+        let opened_by_local = match initiator(rec) {
+            Initiator::Source => sides.local_is_src,
+            Initiator::Destination => !sides.local_is_src,
+            Initiator::Unknown => false,
+        };
+        let time_ms = time.saturating_mul(1000);
+        let (local_port, remote_port) = if sides.local_is_src {
+            (rec.srcport, rec.dstport)
+        } else {
+            (rec.dstport, rec.srcport)
+        };
+        if opened_by_local && sides.local_is_src {
+            if let (Some(port), Some(protocol @ (6 | 17))) = (remote_port, rec.protocol) {
+                let source = || format!("{}:{line}", object.name);
+                let a = Attempt {
+                    subject,
+                    remote: sides.remote,
+                    port,
+                    protocol,
+                    time: time_ms,
+                    rejected: rec.action == Some(Action::Reject),
+                    source: &source,
+                };
+                self.portscan.observe(&a);
+            }
+        } else if !sides.local_is_src
+            && !opened_by_local
+            && rec.action == Some(Action::Accept)
+            && matches!(rec.protocol, Some(6 | 17))
+            && local_port.is_some_and(|p| p != 0)
+        {
+            let matches = self.intel.lookup(sides.remote);
+            let hit = matches.custom.or(matches.managed);
+            if let (Some(hit), Some(port)) = (hit, local_port) {
+                let info = self.portscan.subject_info(subject).map(|s| {
+                    if s.ec2.local_ip.is_none() {
+                        s.ec2.local_ip = Some(sides.local);
+                    }
+                    s.ec2.clone()
+                });
+                let ec2 = info.unwrap_or_default();
+                let probe = Probe {
+                    account_id: account,
+                    region: region.unwrap_or(&self.config.default_region),
+                    subject_key,
+                    subject: &ec2,
+                    remote_ip: sides.remote,
+                    hit,
+                    port,
+                    protocol: rec.protocol,
+                    time: crate::time::Timestamp(time_ms),
+                    source: format!("{}:{line}", object.name),
+                };
+                self.probes.observe(&probe);
+            }
+        }
+        true
+    }
+
+    /// Which side of `rec` is the instance.
+    fn sides(&mut self, subject: u32, rec: &FlowRecord<'_>) -> Option<Sides> {
+        let (src, dst) = (rec.source()?, rec.destination()?);
+        let known = self
+            .portscan
+            .subject_info(subject)
+            .and_then(|s| s.ec2.local_ip);
+        let local_is_src = match rec.flow_direction {
+            Some(Direction::Egress) => true,
+            Some(Direction::Ingress) => false,
+            None => match known {
+                Some(ip) if ip == src => true,
+                Some(ip) if ip == dst => false,
+                _ => match (is_reserved(src), is_reserved(dst)) {
+                    (true, false) => true,
+                    (false, true) => false,
+                    _ => return None,
+                },
+            },
+        };
+        let (local, remote) = if local_is_src { (src, dst) } else { (dst, src) };
+        if known.is_none() {
+            if let Some(s) = self.portscan.subject_info(subject) {
+                s.ec2.local_ip = Some(local);
+            }
+        }
+        Some(Sides {
+            local_is_src,
+            remote,
+            local,
+        })
+    }
+}
+
+fn ec2_subject(rec: &FlowRecord<'_>) -> Ec2Subject {
+    Ec2Subject {
+        instance_id: rec.instance_id.map(str::to_owned),
+        interface_id: rec.interface_id.map(str::to_owned),
+        vpc_id: rec.vpc_id.map(str::to_owned),
+        subnet_id: rec.subnet_id.map(str::to_owned),
+        local_ip: None,
+    }
+}

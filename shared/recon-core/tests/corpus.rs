@@ -1,0 +1,272 @@
+//! Replays of the team's real data sets (see the data folder's `SOURCES.md`) when
+//! `RECON_CORPUS` points at it; otherwise every test says it skipped and passes.
+//!
+//! `RECON_CORPUS=/path/to/data cargo test -p recon-core --test corpus -- --nocapture`
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::*;
+use recon_core::engine::ObjectReport;
+use recon_core::finding::{Finding, FindingType, ListKind};
+use recon_core::input::{self, ObjectKind};
+use recon_core::intel::ThreatIntel;
+
+use FindingType::{MaliciousIpCaller, ResourcePermissions, UserPermissions};
+
+/// The SANS lab's intruder.
+const INTRUDER: &str = "arn:aws:iam::342082656213:user/jmerckle";
+/// The address he worked from (an EC2 host, not a documentation address: the real one).
+const INTRUDER_IP: &str = "3.238.12.183";
+const HOUR_MS: i64 = 3_600_000;
+
+/// The corpus folder, or `None` (after saying so) when `RECON_CORPUS` is unset.
+fn corpus(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("RECON_CORPUS") {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => {
+            eprintln!("RECON_CORPUS not set: skipping {test}");
+            None
+        }
+    }
+}
+
+/// Every regular file under `dir`, sorted.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        for entry in entries {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.is_file() {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    assert!(!out.is_empty(), "no files under {}", dir.display());
+    out
+}
+
+/// Scans every CloudTrail file among `paths` into `h`, passing over archives and CSV by name
+/// and anything else that is not CloudTrail by kind. Returns the reports of the files scanned.
+fn scan_files(h: &mut Harness, paths: &[PathBuf]) -> Vec<ObjectReport> {
+    let mut reports = Vec::new();
+    for path in paths {
+        let name = path.display().to_string();
+        if name.ends_with(".zip") || name.ends_with(".csv") {
+            continue;
+        }
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let opened = input::open_bytes(&name, bytes, h.engine.limits())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        if !opened.kind.is_cloudtrail() {
+            eprintln!("{name}: {}, passed over", opened.kind.describe());
+            continue;
+        }
+        reports.push(h.engine.scan(&object(&name), opened));
+    }
+    reports
+}
+
+fn assert_no_issues(reports: &[ObjectReport]) {
+    for r in reports {
+        assert!(r.issues.is_empty(), "{}: {:?}", r.name, r.issues);
+        assert_eq!(r.issue_count, 0, "{}", r.name);
+        assert_eq!(r.fatal, None, "{}", r.name);
+    }
+}
+
+fn total_records(reports: &[ObjectReport]) -> u64 {
+    reports.iter().map(|r| r.records).sum()
+}
+
+/// One replay of the SANS lab, shared by the tests that look at it.
+struct SansRun {
+    reports: Vec<ObjectReport>,
+    files: usize,
+    findings: Vec<Finding>,
+}
+
+/// Scans the SANS lab once: 12-hour learning period, a managed list holding the intruder's
+/// address.
+fn sans(root: &Path) -> &'static SansRun {
+    static RUN: OnceLock<SansRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let dir = root.join("suzaku-sample-data/SANS-504-S3-ransomware-lab");
+        let files = files_under(&dir);
+        let lists = intel(&[(ListKind::Managed, "sans-intruder", &[INTRUDER_IP])]);
+        let mut h = Harness::new(12 * HOUR_MS, lists);
+        let reports = scan_files(&mut h, &files);
+        let report = h.commit();
+        SansRun {
+            reports,
+            files: files.len(),
+            findings: report.findings,
+        }
+    })
+}
+
+fn assert_new_apis_include(f: &Finding, wanted: &[&str]) {
+    let have = new_apis(f);
+    for api in wanted {
+        assert!(
+            have.iter().any(|a| a == api),
+            "{} lacks {api} among new APIs {have:?}",
+            f.id
+        );
+    }
+}
+
+#[test]
+fn sans_lab_reads_all_30477_records_without_issues() {
+    let Some(root) = corpus("sans_lab_reads_all_30477_records_without_issues") else {
+        return;
+    };
+    let run = sans(&root);
+    assert_eq!(
+        run.reports.len(),
+        run.files,
+        "every file is a CloudTrail file"
+    );
+    assert!(run
+        .reports
+        .iter()
+        .all(|r| r.kind == Some(ObjectKind::CloudTrail)));
+    assert_no_issues(&run.reports);
+    assert_eq!(total_records(&run.reports), 30_477);
+}
+
+#[test]
+fn sans_intruder_raises_user_and_resource_permissions_after_a_12h_learning_period() {
+    let test = "sans_intruder_raises_user_and_resource_permissions_after_a_12h_learning_period";
+    let Some(root) = corpus(test) else {
+        return;
+    };
+    let run = sans(&root);
+    let user = expect_finding(&run.findings, UserPermissions, INTRUDER);
+    assert_new_apis_include(user, &["ListUsers", "ListRoles", "GetCallerIdentity"]);
+    let res = expect_finding(&run.findings, ResourcePermissions, INTRUDER);
+    assert_new_apis_include(res, &["ListBuckets", "DescribeInstances"]);
+    for f in [user, res] {
+        assert_eq!(f.account_id, "342082656213");
+        assert!(f.first_seen >= ts("2021-07-29T13:02:53Z"), "{}", f.id);
+    }
+}
+
+#[test]
+fn sans_intruder_address_on_a_managed_list_raises_malicious_ip_caller() {
+    let Some(root) = corpus("sans_intruder_address_on_a_managed_list_raises_malicious_ip_caller")
+    else {
+        return;
+    };
+    let run = sans(&root);
+    let f = expect_finding(&run.findings, MaliciousIpCaller, INTRUDER);
+    assert_eq!(f.remote_ip, INTRUDER_IP.parse().ok());
+    assert_eq!(
+        f.intel.as_ref().map(|h| h.list.as_str()),
+        Some("sans-intruder")
+    );
+    assert!(f.count >= 10, "most of his discovery calls: {}", f.count);
+    // Nobody else worked from that address.
+    assert_eq!(
+        of_type(&run.findings, MaliciousIpCaller).len(),
+        1,
+        "{:?}",
+        brief(&run.findings)
+    );
+}
+
+#[test]
+fn stratus_detonation_logs_read_as_json_arrays_without_issues() {
+    let Some(root) = corpus("stratus_detonation_logs_read_as_json_arrays_without_issues") else {
+        return;
+    };
+    let files: Vec<PathBuf> = files_under(&root.join("stratus-red-team_detonation-logs"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    let mut h = Harness::new(WEEK_MS, ThreatIntel::default());
+    let reports = scan_files(&mut h, &files);
+    assert_eq!(reports.len(), files.len());
+    assert!(reports
+        .iter()
+        .all(|r| r.kind == Some(ObjectKind::CloudTrailArray)));
+    assert_no_issues(&reports);
+    assert_eq!(total_records(&reports), 310);
+    h.commit();
+}
+
+#[test]
+fn stratus_user_data_download_raises_resource_permissions_with_learning_period_zero() {
+    let test = "stratus_user_data_download_raises_resource_permissions_with_learning_period_zero";
+    let Some(root) = corpus(test) else {
+        return;
+    };
+    let file =
+        root.join("stratus-red-team_detonation-logs/aws.discovery.ec2-download-user-data.json");
+    let mut h = Harness::new(0, ThreatIntel::default());
+    let reports = scan_files(&mut h, &[file]);
+    assert_no_issues(&reports);
+    let c = h.commit();
+    let role = "arn:aws:iam::321848314756:role/stratus-red-team-get-usr-data-role";
+    let f = expect_finding(&c.findings, ResourcePermissions, role);
+    assert_eq!(new_apis(f), ["DescribeInstanceAttribute"]);
+    assert_eq!(f.count, 15);
+    let call = &api_evidence(f).apis[0];
+    assert_eq!(
+        call.last_error.as_deref(),
+        Some("Client.UnauthorizedOperation")
+    );
+}
+
+#[test]
+fn invictus_ir_trail_reads_every_record_without_issues() {
+    let Some(root) = corpus("invictus_ir_trail_reads_every_record_without_issues") else {
+        return;
+    };
+    let files = files_under(&root.join("invictus-ir_aws_dataset/CloudTrail"));
+    let mut h = Harness::new(WEEK_MS, ThreatIntel::default());
+    let reports = scan_files(&mut h, &files);
+    assert!(!reports.is_empty());
+    assert!(reports
+        .iter()
+        .all(|r| r.kind == Some(ObjectKind::CloudTrail)));
+    assert_no_issues(&reports);
+    assert_eq!(total_records(&reports), 2_900);
+    assert!(reports.iter().map(|r| r.evaluated).sum::<u64>() > 1_000);
+    h.commit();
+}
+
+#[test]
+fn otrf_exfiltration_lines_read_every_record_without_issues() {
+    let Some(root) = corpus("otrf_exfiltration_lines_read_every_record_without_issues") else {
+        return;
+    };
+    // The folder also holds the zip archives and a CSV of S3 access logs.
+    let files = files_under(&root.join("OTRF_Security-Datasets_aws"));
+    let mut h = Harness::new(0, ThreatIntel::default());
+    let reports = scan_files(&mut h, &files);
+    assert_eq!(reports.len(), 1, "only the JSON-lines export is CloudTrail");
+    assert_eq!(reports[0].kind, Some(ObjectKind::CloudTrailLines));
+    assert!(reports[0]
+        .name
+        .ends_with("ec2_proxy_s3_exfiltration_2020-09-14011940.json"));
+    assert_no_issues(&reports);
+    assert_eq!(total_records(&reports), 103);
+    let c = h.commit();
+    // The stolen instance-role credentials listing buckets: High.
+    let stolen = c
+        .findings
+        .iter()
+        .find(|f| f.finding_type == ResourcePermissions && principal(f).instance_credentials);
+    let stolen =
+        stolen.unwrap_or_else(|| panic!("no instance-role finding: {:?}", brief(&c.findings)));
+    assert_eq!(stolen.severity, recon_core::finding::Severity::High);
+    assert!(new_apis(stolen).contains(&"ListBuckets".to_owned()));
+}
