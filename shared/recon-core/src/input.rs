@@ -368,23 +368,18 @@ fn first_key(body: &[u8]) -> Option<&[u8]> {
 fn looks_like_flow_log(body: &[u8]) -> bool {
     let line_end = memchr::memchr(b'\n', body).unwrap_or(body.len());
     let line = &body[..line_end];
-    let mut words = line.split(|b| *b == b' ').filter(|w| !w.is_empty());
-    let first = words.next().unwrap_or_default();
-    let header_words = [
-        &b"version"[..],
-        b"account-id",
-        b"interface-id",
-        b"srcaddr",
-        b"dstaddr",
-    ];
-    if header_words.contains(&first) {
+    if crate::flowlog::Format::is_header_line(line) {
         return true;
     }
-    // Default v2 format: `2 <account|unknown> eni-… …`.
+    // Default v2 format: `2 <account|unknown> eni-… …`, separated by spaces or tabs.
+    let mut words = line
+        .split(u8::is_ascii_whitespace)
+        .filter(|w| !w.is_empty());
+    let first = words.next().unwrap_or_default();
     let second = words.next().unwrap_or_default();
     let third = words.next().unwrap_or_default();
-    first.iter().all(u8::is_ascii_digit)
-        && !first.is_empty()
+    !first.is_empty()
+        && first.iter().all(u8::is_ascii_digit)
         && (second.iter().all(u8::is_ascii_digit) || second == b"unknown")
         && third.starts_with(b"eni-")
 }

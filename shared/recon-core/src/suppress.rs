@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Conditions: `finding_type`, `account`, `principal`, `cidr` (the remote address), `instance`,
-//! `interface`, `port` (the local port probed or the remote port scanned). Unknown keys are an
+//! `interface`, `port` (any local port probed or remote port scanned). Unknown keys are an
 //! error, so a typo never silently disables a rule.
 
 use std::net::IpAddr;
@@ -100,8 +100,8 @@ pub struct Facts<'a> {
     pub instance: Option<&'a str>,
     /// Interface id.
     pub interface: Option<&'a str>,
-    /// Port.
-    pub port: Option<u16>,
+    /// Ports (local ports probed, or remote ports scanned).
+    pub ports: &'a [u16],
 }
 
 impl Suppressions {
@@ -169,7 +169,7 @@ impl Rule {
             && same(&self.account, f.account)
             && same(&self.instance, f.instance)
             && same(&self.interface, f.interface)
-            && self.port.is_none_or(|p| f.port == Some(p))
+            && self.port.is_none_or(|p| f.ports.contains(&p))
             && self.principal.as_deref().is_none_or(|pat| {
                 f.principal
                     .iter()

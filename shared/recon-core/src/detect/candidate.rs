@@ -50,8 +50,8 @@ impl Candidate {
         )
     }
 
-    /// The facts suppression rules match on.
-    pub fn facts(&self) -> Facts<'_> {
+    /// The facts suppression rules match on; `ports` is scratch space for the port list.
+    pub fn facts<'a>(&'a self, ports: &'a mut Vec<u16>) -> Facts<'a> {
         let mut facts = Facts {
             finding_type: Some(self.finding_type),
             account: Some(&self.account_id),
@@ -66,7 +66,8 @@ impl Candidate {
             }
         }
         if let Evidence::Network(n) = &self.evidence {
-            facts.port = n.ports.first().map(|p| p.port);
+            ports.extend(n.ports.iter().map(|p| p.port));
+            facts.ports = ports;
         }
         facts
     }

@@ -46,7 +46,9 @@ pub struct SubjectInfo {
 /// conversations touch one port, and a window per conversation must not cost an allocation.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Ports {
+    #[serde(rename = "p")]
     first: Option<(u16, i64)>,
+    #[serde(rename = "m", default, skip_serializing_if = "Vec::is_empty")]
     more: Vec<(u16, i64)>,
 }
 
@@ -83,6 +85,36 @@ impl Ports {
             self.more.push((port, time));
         }
     }
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+fn tcp() -> u8 {
+    6
+}
+
+fn is_tcp(v: &u8) -> bool {
+    *v == 6
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
+}
+
+/// The earliest and latest try of the first run of `threshold` ports that fits in one window,
+/// if any.
+fn densest(ports: &Ports, window_ms: i64, threshold: usize) -> Option<(i64, i64)> {
+    if ports.len() < threshold {
+        return None;
+    }
+    let mut times: Vec<i64> = ports.iter().map(|&(_, t)| t).collect();
+    times.sort_unstable();
+    times
+        .windows(threshold)
+        .find(|run| run[threshold - 1] - run[0] <= window_ms)
+        .map(|run| (run[0], run[threshold - 1]))
 }
 
 /// A fast keyed hash for the window map: windows are looked up once per flow, and SipHash
@@ -129,23 +161,31 @@ impl Hasher for FastHasher {
     }
 }
 
+/// Short serialised names keep the stored state small (it is one item per account in the
+/// Lambda deployment).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Window {
+    #[serde(rename = "P")]
     ports: Ports,
+    #[serde(rename = "f")]
     first: i64,
+    #[serde(rename = "l")]
     last: i64,
+    #[serde(rename = "a")]
     attempts: u64,
+    #[serde(rename = "r", default, skip_serializing_if = "is_zero")]
     rejected: u64,
+    #[serde(rename = "t", default = "tcp", skip_serializing_if = "is_tcp")]
     protocol: u8,
+    #[serde(rename = "x", default, skip_serializing_if = "is_false")]
     fired: bool,
 }
 
-/// A window as stored between batches.
-#[derive(Debug, Serialize, Deserialize)]
+/// The open windows as stored between batches: each subject once, windows by subject index.
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Saved {
-    subject: SubjectInfo,
-    remote: IpAddr,
-    window: Window,
+    subjects: Vec<SubjectInfo>,
+    windows: Vec<(u32, IpAddr, Window)>,
 }
 
 /// One connection attempt the instance opened.
@@ -216,33 +256,45 @@ impl PortscanDetector {
         self.windows.len()
     }
 
-    /// Folds one attempt.
+    /// Folds one attempt. Attempts may come in any time order (S3 delivers files out of
+    /// order, and records in a file are not sorted): a scan needs `threshold` distinct ports
+    /// whose latest tries fall within one window.
     pub fn observe(&mut self, a: &Attempt<'_>) {
         self.advance(a.time);
         let window_ms = self.window_ms;
+        let threshold = self.threshold;
         let w = self.windows.entry((a.subject, a.remote)).or_default();
-        if w.attempts > 0 && a.time - w.last > window_ms {
+        let far =
+            a.time > w.last.saturating_add(window_ms) || a.time < w.first.saturating_sub(window_ms);
+        if w.attempts > 0 && far {
             *w = Window::default();
         }
         if w.attempts == 0 {
             w.first = a.time;
+            w.last = a.time;
             w.protocol = a.protocol;
         }
         w.attempts += 1;
         w.rejected += u64::from(a.rejected);
+        w.first = w.first.min(a.time);
         w.last = w.last.max(a.time);
-        w.ports.retain_since(a.time - window_ms);
-        w.ports.touch(a.port, a.time, 4 * self.threshold);
-        let reached = w.ports.len() >= self.threshold;
-        if reached || w.fired {
-            let first_time = !w.fired;
+        w.ports.retain_since(w.last - window_ms);
+        w.ports.touch(a.port, a.time, 4 * threshold);
+        if w.fired {
+            let w = w.clone();
+            self.raise(a, &w, None);
+        } else if let Some(span) = densest(&w.ports, window_ms, threshold) {
             w.fired = true;
             let w = w.clone();
-            self.raise(a, &w, first_time);
+            self.raise(a, &w, Some(span));
         }
     }
 
-    fn raise(&mut self, a: &Attempt<'_>, w: &Window, first_time: bool) {
+    /// Records a scan: `span` is the window that completed it (first time), `None` for an
+    /// attempt that continues a scan already raised.
+    fn raise(&mut self, a: &Attempt<'_>, w: &Window, span: Option<(i64, i64)>) {
+        let first_time = span.is_some();
+        let (first, last) = span.unwrap_or((a.time, a.time));
         let Some(s) = self.subjects.get(a.subject as usize) else {
             return;
         };
@@ -264,8 +316,8 @@ impl PortscanDetector {
             remote_ip: Some(a.remote),
             intel: None,
             count: if first_time { w.attempts } else { 1 },
-            first_seen: Timestamp(if first_time { w.first } else { a.time }),
-            last_seen: Timestamp(a.time),
+            first_seen: Timestamp(first),
+            last_seen: Timestamp(last),
             evidence: Evidence::Network(NetworkEvidence {
                 protocol: Some(protocol_label(w.protocol)),
                 ports,
@@ -309,41 +361,55 @@ impl PortscanDetector {
     /// when there are none).
     pub fn export(&self) -> Option<Vec<u8>> {
         let horizon = self.now.saturating_sub(self.window_ms);
-        let mut open: Vec<Saved> = self
+        let mut open: Vec<(&(u32, IpAddr), &Window)> = self
             .windows
             .iter()
             .filter(|(_, w)| w.last >= horizon)
-            .filter_map(|((s, remote), w)| {
-                let subject = self.subjects.get(*s as usize)?.clone();
-                Some(Saved {
-                    subject,
-                    remote: *remote,
-                    window: w.clone(),
-                })
-            })
             .collect();
         if open.is_empty() {
             return None;
         }
-        open.sort_by_key(|s| std::cmp::Reverse(s.window.last));
+        open.sort_by_key(|(_, w)| std::cmp::Reverse(w.last));
         open.truncate(MAX_EXPORTED_WINDOWS);
-        serde_json::to_vec(&open).ok()
+        let mut saved = Saved::default();
+        let mut renumber: HashMap<u32, u32> = HashMap::new();
+        for ((s, remote), w) in open {
+            let Some(info) = self.subjects.get(*s as usize) else {
+                continue;
+            };
+            let next = u32::try_from(saved.subjects.len()).unwrap_or(u32::MAX);
+            let index = *renumber.entry(*s).or_insert_with(|| {
+                saved.subjects.push(info.clone());
+                next
+            });
+            saved.windows.push((index, *remote, w.clone()));
+        }
+        serde_json::to_vec(&saved).ok()
     }
 
     /// Restores windows saved by [`export`](Self::export); bad state is dropped with a warning.
     pub fn import(&mut self, bytes: &[u8]) {
-        let saved: Vec<Saved> = match serde_json::from_slice(bytes) {
+        let saved: Saved = match serde_json::from_slice(bytes) {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(error = %e, "stored Portscan windows are unreadable; starting afresh");
                 return;
             }
         };
-        for s in saved {
-            let key = s.subject.key.clone();
-            let subject = self.subject(&key, || s.subject);
-            self.now = self.now.max(s.window.last);
-            self.windows.insert((subject, s.remote), s.window);
+        let indexes: Vec<u32> = saved
+            .subjects
+            .into_iter()
+            .map(|info| {
+                let key = info.key.clone();
+                self.subject(&key, || info)
+            })
+            .collect();
+        for (s, remote, window) in saved.windows {
+            let Some(&subject) = indexes.get(s as usize) else {
+                continue;
+            };
+            self.now = self.now.max(window.last);
+            self.windows.insert((subject, remote), window);
         }
     }
 }

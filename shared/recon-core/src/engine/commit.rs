@@ -47,7 +47,8 @@ impl Engine {
         candidates.extend(self.probes.drain());
         let mut finals: HashMap<String, Finding> = HashMap::new();
         for c in candidates {
-            if let Some(rule) = self.suppressions.matching(&c.facts()) {
+            let mut ports = Vec::new();
+            if let Some(rule) = self.suppressions.matching(&c.facts(&mut ports)) {
                 tracing::debug!(finding_type = %c.finding_type, rule = %rule.name, "finding suppressed");
                 report.suppressed.push((c.finding_type, rule.name.clone()));
                 continue;
@@ -56,7 +57,9 @@ impl Engine {
             report.created += usize::from(created && !finals.contains_key(&finding.id));
             finals.insert(finding.id.clone(), finding);
         }
-        store.save_state(STATE_KEY, self.portscan.export()).await?;
+        if self.flow_state_touched {
+            store.save_state(STATE_KEY, self.portscan.export()).await?;
+        }
         let objects = std::mem::take(&mut self.objects);
         store.mark_processed(&objects).await?;
         store.flush().await?;

@@ -112,6 +112,8 @@ pub struct Engine {
     first_calls: FirstCallTracker,
     portscan: PortscanDetector,
     probes: PortProbeDetector,
+    /// True once flow state was loaded or flow logs scanned: only then is it saved back.
+    flow_state_touched: bool,
     accounts: Vec<(String, Timestamp)>,
     objects: Vec<String>,
 }
@@ -130,6 +132,7 @@ impl Engine {
             ip_callers: IpCallerDetector::default(),
             first_calls: FirstCallTracker::default(),
             probes: PortProbeDetector::default(),
+            flow_state_touched: false,
             accounts: Vec::new(),
             objects: Vec::new(),
         }
@@ -164,7 +167,10 @@ impl Engine {
             ObjectKind::CloudTrail | ObjectKind::CloudTrailArray | ObjectKind::CloudTrailLines => {
                 self.scan_cloudtrail(object, opened, &mut report);
             }
-            ObjectKind::FlowLog => self.scan_flowlog(object, opened, &mut report),
+            ObjectKind::FlowLog => {
+                self.flow_state_touched = true;
+                self.scan_flowlog(object, opened, &mut report);
+            }
             kind => tracing::info!(kind = kind.describe(), "not a log; object passed over"),
         }
         self.objects.push(object.id.clone());
@@ -176,6 +182,7 @@ impl Engine {
     pub async fn load_flow_state<S: Store>(&mut self, store: &S) -> Result<(), StoreError> {
         if let Some(bytes) = store.load_state(STATE_KEY).await? {
             self.portscan.import(&bytes);
+            self.flow_state_touched = true;
         }
         Ok(())
     }
