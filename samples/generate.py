@@ -417,10 +417,81 @@ principal = "arn:aws:iam::*:role/security-audit-*"
 """
 
 
+# VPC Flow Logs ----------------------------------------------------------------------------------
+
+FLOW_ROOT = HERE / "flowlogs"
+FLOW_HEADER = ("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets "
+               "bytes start end action log-status vpc-id subnet-id instance-id tcp-flags type "
+               "pkt-srcaddr pkt-dstaddr region flow-direction")
+WEB_ENI = "eni-0a1b2c3d4e5f60718"
+WEB_PRIVATE_IP = "10.0.1.15"
+INTERNAL_DB_IP = "10.0.2.30"
+SCANNER_IP = "198.51.100.140"  # inside 198.51.100.128/25 on the custom list
+CLIENT_IPS = ["192.0.2.77", "192.0.2.78", "192.0.2.90"]
+
+
+def epoch(day, h, m, s=0):
+    """Unix seconds of 2026-11-<day> h:m:s UTC."""
+    return 1793491200 + (day - 1) * 86400 + h * 3600 + m * 60 + s
+
+
+def flow(src, dst, sport, dport, start, action="ACCEPT", flags=2, direction="ingress", packets=3):
+    end = start + 20
+    return (f"5 {ACCOUNT} {WEB_ENI} {src} {dst} {sport} {dport} 6 {packets} {packets * 60} {start} "
+            f"{end} {action} OK vpc-0sample01 subnet-0sample01 {WEB_INSTANCE} {flags} IPv4 {src} "
+            f"{dst} {REGION} {direction}")
+
+
+def web_flows(day):
+    """A web server at work: clients open HTTPS connections; the server answers one busy client
+    from port 443 to many ephemeral ports (a reply, not a scan)."""
+    lines = []
+    for i in range(40):
+        client = CLIENT_IPS[i % len(CLIENT_IPS)]
+        start = epoch(day, 13, 0, i * 5)
+        lines.append(flow(client, WEB_PRIVATE_IP, 40000 + i, 443, start))
+        lines.append(flow(WEB_PRIVATE_IP, client, 443, 40000 + i, start, flags=19, direction="egress"))
+    return lines
+
+
+def probes(day):
+    """A listed scanner reaches SSH and Elasticsearch (accepted) and RDP (rejected)."""
+    return [
+        flow(SCANNER_IP, WEB_PRIVATE_IP, 51515, 22, epoch(day, 13, 2), packets=1),
+        flow(SCANNER_IP, WEB_PRIVATE_IP, 51516, 9200, epoch(day, 13, 2, 30), packets=1),
+        flow(SCANNER_IP, WEB_PRIVATE_IP, 51517, 3389, epoch(day, 13, 3), action="REJECT", packets=1),
+    ]
+
+
+def internal_scan(day):
+    """The compromised web instance sweeps 24 ports of an internal database host in a minute."""
+    lines = []
+    for i, port in enumerate(range(20, 44)):
+        action = "REJECT" if port % 3 == 0 else "ACCEPT"
+        lines.append(flow(WEB_PRIVATE_IP, INTERNAL_DB_IP, 45000 + i, port, epoch(day, 13, 10, i * 2),
+                          action=action, flags=2, direction="egress", packets=1))
+    return lines
+
+
+def write_flows():
+    day = 9
+    lines = [FLOW_HEADER] + web_flows(day) + probes(day) + internal_scan(day)
+    lines.append(f"5 {ACCOUNT} {WEB_ENI} - - - - - - - {epoch(day, 13, 14)} {epoch(day, 13, 15)} - "
+                 f"NODATA vpc-0sample01 subnet-0sample01 {WEB_INSTANCE} - - - - {REGION} -")
+    folder = FLOW_ROOT / "AWSLogs" / ACCOUNT / "vpcflowlogs" / REGION / "2026" / "11" / f"{day:02d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{ACCOUNT}_vpcflowlogs_{REGION}_fl-0sample0001_202611{day:02d}T1315Z_{digest('flow', day)[:8]}.log.gz"
+    data = ("\n".join(lines) + "\n").encode()
+    (folder / name).write_bytes(gzip.compress(data, compresslevel=9, mtime=0))
+
+
 def main():
     if TRAIL_ROOT.exists():
         shutil.rmtree(TRAIL_ROOT)
+    if FLOW_ROOT.exists():
+        shutil.rmtree(FLOW_ROOT)
     write_trail()
+    write_flows()
     lists = HERE / "lists"
     lists.mkdir(exist_ok=True)
     for name, text in LISTS.items():

@@ -7,46 +7,50 @@ use std::path::Path;
 use anyhow::Result;
 use recon_core::asff;
 use recon_core::engine::{CommitReport, ObjectReport};
-use recon_core::finding::{Evidence, Finding, Subject};
+use recon_core::finding::{Evidence, Finding, FindingType, Subject};
 
 use crate::args::Format;
 
-/// Prints the findings the run created or updated, each once in its final state.
+/// Prints the findings the run created or updated, each once in its final state. ASFF is
+/// rendered and written one finding at a time, so memory does not grow with the findings.
 pub fn print(format: Format, commit: &CommitReport) -> Result<()> {
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = std::io::BufWriter::new(stdout.lock());
     match format {
         Format::Table => table(&mut out, &commit.findings)?,
         Format::Asff => {
-            let all = rendered(&commit.findings);
-            serde_json::to_writer_pretty(&mut out, &all)?;
-            writeln!(out)?;
+            write!(out, "[")?;
+            let mut first = true;
+            for v in commit.findings.iter().filter_map(rendered) {
+                write!(out, "{}\n  ", if first { "" } else { "," })?;
+                serde_json::to_writer(&mut out, &v)?;
+                first = false;
+            }
+            writeln!(out, "{}]", if first { "" } else { "\n" })?;
         }
         Format::Jsonl => {
-            for f in rendered(&commit.findings) {
-                serde_json::to_writer(&mut out, &f)?;
+            for v in commit.findings.iter().filter_map(rendered) {
+                serde_json::to_writer(&mut out, &v)?;
                 writeln!(out)?;
             }
         }
     }
+    out.flush()?;
     Ok(())
 }
 
-/// ASFF for each finding; a finding that breaks Security Hub's rules is reported and left out
-/// (it would be rejected on import).
-fn rendered(findings: &[Finding]) -> Vec<serde_json::Value> {
-    let mut out = Vec::with_capacity(findings.len());
-    for f in findings {
-        let v = asff::render(f);
-        match asff::validate(&v) {
-            Ok(()) => out.push(v),
-            Err(violations) => {
-                let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
-                tracing::error!(id = %f.id, violations = %list.join("; "), "finding is not valid ASFF; left out");
-            }
+/// ASFF for a finding; a finding that breaks Security Hub's rules is reported and left out (it
+/// would be rejected on import).
+fn rendered(f: &Finding) -> Option<serde_json::Value> {
+    let v = asff::render(f);
+    match asff::validate(&v) {
+        Ok(()) => Some(v),
+        Err(violations) => {
+            let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
+            tracing::error!(id = %f.id, violations = %list.join("; "), "finding is not valid ASFF; left out");
+            None
         }
     }
-    out
 }
 
 fn table(out: &mut impl Write, findings: &[Finding]) -> Result<()> {
@@ -91,7 +95,12 @@ fn subject(f: &Finding) -> String {
 fn detail(f: &Finding) -> Option<String> {
     let mut parts = Vec::new();
     if let Some(ip) = f.remote_ip {
-        parts.push(format!("from {ip}"));
+        let dir = if f.finding_type == FindingType::Portscan {
+            "to"
+        } else {
+            "from"
+        };
+        parts.push(format!("{dir} {ip}"));
     }
     if let Some(hit) = &f.intel {
         parts.push(format!("listed in {} as {}", hit.list, hit.entry));

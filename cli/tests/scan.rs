@@ -456,6 +456,8 @@ fn the_bundled_samples_raise_the_five_expected_types_with_the_readme_command() {
         "Recon:IAMUser/UserPermissions",
         "Recon:IAMUser/ResourcePermissions",
         "Recon:IAMUser/NetworkPermissions",
+        "Recon:EC2/PortProbeUnprotectedPort",
+        "Recon:EC2/Portscan",
     ] {
         assert!(text.contains(t), "{t} missing from:\n{text}");
     }
@@ -496,7 +498,7 @@ fn the_bundled_samples_as_asff_name_the_attackers_and_nothing_else() {
     );
     let findings = asff_findings(&out);
     assert!(stderr(&out).contains("0 suppressed"), "{}", stderr(&out));
-    assert_eq!(findings.len(), 6, "{}", stdout(&out));
+    assert_eq!(findings.len(), 8, "{}", stdout(&out));
     let tor = finding(&findings, "Recon:IAMUser/TorIPCaller", "user/build-bot");
     assert_eq!(tor["ThreatIntelIndicators"][0]["Value"], json!(TOR_IP));
     let custom = finding(
@@ -535,4 +537,18 @@ fn the_bundled_samples_as_asff_name_the_attackers_and_nothing_else() {
         "Recon:IAMUser/ResourcePermissions",
         "user/build-bot",
     );
+    let probe = finding(
+        &findings,
+        "Recon:EC2/PortProbeUnprotectedPort",
+        "i-0abc1234def567890",
+    );
+    assert_eq!(
+        probe["Severity"]["Label"],
+        json!("HIGH"),
+        "9200 was reached"
+    );
+    assert_eq!(probe["Action"]["ActionType"], json!("PORT_PROBE"));
+    let scan = finding(&findings, "Recon:EC2/Portscan", "i-0abc1234def567890");
+    assert_eq!(scan["Network"]["Direction"], json!("OUT"));
+    assert_eq!(scan["Network"]["DestinationIpV4"], json!("10.0.2.30"));
 }

@@ -72,6 +72,17 @@ impl FindingType {
             .find(|t| t.name() == s || t.name().replace('/', "-") == s)
     }
 
+    /// True when findings of this type aggregate per remote address: the three IP-caller types
+    /// and the two EC2 types. The permissions types aggregate per principal only.
+    pub fn keyed_by_remote_ip(self) -> bool {
+        !matches!(
+            self,
+            FindingType::NetworkPermissions
+                | FindingType::ResourcePermissions
+                | FindingType::UserPermissions
+        )
+    }
+
     /// A short slug used in finding ids, e.g. `tor-ip-caller`.
     pub fn slug(self) -> &'static str {
         match self {

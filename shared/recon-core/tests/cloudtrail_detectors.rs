@@ -319,9 +319,13 @@ fn new_apis_after_the_learning_period_raise_one_finding_per_category() {
     assert_eq!((net.count, res.count, user.count), (1, 1, 2));
     for f in [net, res, user] {
         assert_eq!(f.severity, Severity::Medium);
-        assert_eq!(
-            f.remote_ip, None,
-            "first-seen findings are not keyed by address"
+        let ip = f
+            .remote_ip
+            .expect("the caller's address is kept as evidence");
+        assert!(
+            !f.id.contains(&ip.to_string()),
+            "first-seen findings are not keyed by address: {}",
+            f.id
         );
         let ev = api_evidence(f);
         assert_eq!(ev.principal_first_seen, Some(ts(&at(1, 0, 0))));

@@ -20,14 +20,10 @@ const LISTED: usize = 5;
 
 /// The finding's title (at most 256 characters once rendered).
 pub(super) fn title(f: &Finding) -> String {
-    let title = match &f.subject {
+    // Names are kept as written (`build-bot`, not `Build-bot`), even at the start.
+    match &f.subject {
         Subject::Principal(p) => principal_title(f, p),
         Subject::Ec2(e) => ec2_title(f, e),
-    };
-    let mut chars = title.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => title,
     }
 }
 
@@ -117,6 +113,11 @@ fn principal_title(f: &Finding, p: &Principal) -> String {
 }
 
 fn first_call_title(who: &str, category: &str, api: &str) -> String {
+    // "the root user" opens a sentence; a principal's own name keeps its case.
+    let who = match who.strip_prefix("the ") {
+        Some(rest) => format!("The {rest}"),
+        None => who.to_owned(),
+    };
     format!("{who} called {category} discovery API {api} for the first time")
 }
 

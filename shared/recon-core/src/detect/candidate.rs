@@ -25,7 +25,8 @@ pub struct Candidate {
     pub subject: Subject,
     /// The subject's part of the aggregation key (principal key, instance or interface id).
     pub subject_key: String,
-    /// The remote address, when it is part of the key.
+    /// The remote address (part of the key for the types keyed by it, see
+    /// [`FindingType::keyed_by_remote_ip`]; the latest caller's address otherwise).
     pub remote_ip: Option<IpAddr>,
     /// The list entry the remote address matched.
     pub intel: Option<IntelHit>,
@@ -42,11 +43,14 @@ pub struct Candidate {
 impl Candidate {
     /// The deterministic id of the finding this candidate aggregates into.
     pub fn finding_id(&self) -> String {
+        let keyed = self
+            .remote_ip
+            .filter(|_| self.finding_type.keyed_by_remote_ip());
         Finding::make_id(
             self.finding_type,
             &self.account_id,
             &self.subject_key,
-            self.remote_ip,
+            keyed,
         )
     }
 
@@ -112,7 +116,11 @@ impl Candidate {
             } else {
                 old.subject.clone()
             },
-            remote_ip: self.remote_ip,
+            remote_ip: if newer {
+                self.remote_ip.or(old.remote_ip)
+            } else {
+                old.remote_ip
+            },
             intel: if newer {
                 self.intel.or_else(|| old.intel.clone())
             } else {

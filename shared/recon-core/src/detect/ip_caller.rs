@@ -100,6 +100,7 @@ pub fn merge(into: &mut Candidate, new: Candidate) {
         into.region = new.region;
         into.last_seen = new.last_seen;
         into.intel = new.intel.or(into.intel.take());
+        into.remote_ip = new.remote_ip.or(into.remote_ip);
     }
     into.first_seen = into.first_seen.min(new.first_seen);
     into.severity = into.severity.max(new.severity);

@@ -85,7 +85,6 @@ impl FirstCallTracker {
         };
         let mut c = candidate(finding_type, obs);
         c.severity = severity(&obs.principal);
-        c.remote_ip = None;
         let key = (obs.principal.key.clone(), obs.api_key());
         match self.calls.get_mut(&key) {
             Some(existing) => merge(existing, c),
