@@ -3,6 +3,9 @@
 //!
 //! `RECON_CORPUS=/path/to/data cargo test -p recon-core --test corpus -- --nocapture`
 
+mod corpus_support;
+use corpus_support::{corpus, files_under};
+
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -21,37 +24,6 @@ const INTRUDER: &str = "arn:aws:iam::342082656213:user/jmerckle";
 /// The address he worked from (an EC2 host, not a documentation address: the real one).
 const INTRUDER_IP: &str = "3.238.12.183";
 const HOUR_MS: i64 = 3_600_000;
-
-/// The corpus folder, or `None` (after saying so) when `RECON_CORPUS` is unset.
-fn corpus(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("RECON_CORPUS") {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None => {
-            eprintln!("RECON_CORPUS not set: skipping {test}");
-            None
-        }
-    }
-}
-
-/// Every regular file under `dir`, sorted.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
-        for entry in entries {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.is_file() {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    assert!(!out.is_empty(), "no files under {}", dir.display());
-    out
-}
 
 /// Scans every CloudTrail file among `paths` into `h`, passing over archives and CSV by name
 /// and anything else that is not CloudTrail by kind. Returns the reports of the files scanned.

@@ -8,9 +8,11 @@
 //! Regression tests for bugs this suite found are at the end. One known limitation is kept as
 //! an `#[ignore]`d test that states it: run it with `-- --ignored`.
 
+mod corpus_support;
+use corpus_support::{corpus, files_under};
+
 mod flow_common;
 
-use std::path::{Path, PathBuf};
 
 use flow_common::*;
 use recon_core::config::EngineConfig;
@@ -1186,37 +1188,6 @@ fn a_cloudtrail_object_and_a_flow_log_in_one_batch_both_produce_findings() {
 
 // ---------------------------------------------------------------------------------------------
 // Real data
-
-/// The corpus folder, or `None` (after saying so) when `RECON_CORPUS` is unset.
-fn corpus(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("RECON_CORPUS") {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None => {
-            eprintln!("RECON_CORPUS not set: skipping {test}");
-            None
-        }
-    }
-}
-
-/// Every regular file under `dir`, sorted.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
-        for entry in entries {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.is_file() {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    assert!(!out.is_empty(), "no files under {}", dir.display());
-    out
-}
 
 /// The real-data scanners the OpenSearch log must show probing, both in firehol_level1.
 const REAL_SCANNERS: [&str; 2] = ["89.248.165.46", "185.254.196.238"];
