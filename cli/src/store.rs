@@ -116,7 +116,8 @@ impl RedbStore {
             }
             let mut t = txn.open_table(FINDINGS)?;
             for (k, f) in self.findings.drain() {
-                let bytes = serde_json::to_vec(&f).unwrap_or_default();
+                let bytes = serde_json::to_vec(&f)
+                    .map_err(|e| redb::Error::Corrupted(format!("finding {k}: {e}")))?;
                 t.insert(k.as_str(), bytes.as_slice())?;
             }
             let mut t = txn.open_table(STATE)?;

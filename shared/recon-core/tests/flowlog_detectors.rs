@@ -13,7 +13,6 @@ use corpus_support::{corpus, files_under};
 
 mod flow_common;
 
-
 use flow_common::*;
 use recon_core::config::EngineConfig;
 use recon_core::detect::portscan::STATE_KEY;

@@ -28,6 +28,9 @@ pub struct CommitReport {
     pub objects: usize,
 }
 
+/// Per account: first observed event, and the end of its learning period.
+type Accounts = HashMap<String, (Timestamp, Option<Timestamp>)>;
+
 /// How often a conflicting finding write is retried before giving up.
 const MAX_CONFLICT_RETRIES: usize = 5;
 
@@ -71,27 +74,23 @@ impl Engine {
         Ok(report)
     }
 
-    /// Per account: when its learning period ends (`None` when the learning period is off).
-    async fn learning_ends<S: Store>(
-        &mut self,
-        store: &mut S,
-    ) -> Result<HashMap<String, Option<Timestamp>>, StoreError> {
-        let mut ends = HashMap::new();
+    /// Per account: when its observation began, and when its learning period ends (`None`
+    /// when the learning period is off).
+    async fn learning_ends<S: Store>(&mut self, store: &mut S) -> Result<Accounts, StoreError> {
+        let mut accounts = HashMap::new();
+        let period = self.config.learning_period_ms;
         for (account, first) in std::mem::take(&mut self.accounts) {
             let start = store.observe_account(&account, first).await?;
-            let period = self.config.learning_period_ms;
-            ends.insert(
-                account,
-                (period > 0).then(|| Timestamp(start.0.saturating_add(period))),
-            );
+            let end = (period > 0).then(|| Timestamp(start.0.saturating_add(period)));
+            accounts.insert(account, (start, end));
         }
-        Ok(ends)
+        Ok(accounts)
     }
 
     async fn first_call_candidates<S: Store>(
         &mut self,
         store: &mut S,
-        learning_ends: &HashMap<String, Option<Timestamp>>,
+        accounts: &Accounts,
     ) -> Result<Vec<Candidate>, StoreError> {
         let mut out = Vec::new();
         for group in self.first_calls.drain() {
@@ -111,19 +110,16 @@ impl Engine {
                 .flatten()
                 .map_or(first, |b| b.min(first));
             let mut new_calls = Vec::new();
-            let mut account_first = Timestamp(i64::MAX);
+            let mut account_first = principal_first;
             for ((_, c), before) in group.calls.into_iter().zip(before) {
-                let end = learning_ends.get(&c.account_id).copied().flatten();
-                if let Some(e) = end {
-                    account_first =
-                        account_first.min(Timestamp(e.0 - self.config.learning_period_ms));
-                }
+                let (start, end) = accounts
+                    .get(&c.account_id)
+                    .copied()
+                    .unwrap_or((first, None));
+                account_first = account_first.min(start);
                 if is_new(c.first_seen, before, end) {
                     new_calls.push(c);
                 }
-            }
-            if account_first.0 == i64::MAX {
-                account_first = principal_first;
             }
             out.extend(new_call_candidates(
                 new_calls,
