@@ -19,6 +19,16 @@ pub fn print(format: Format, commit: &CommitReport) -> Result<()> {
     match format {
         Format::Table => table(&mut out, &commit.findings)?,
         Format::Asff => {
+            let n = commit.findings.len();
+            if n > asff::MAX_FINDINGS_PER_BATCH {
+                tracing::warn!(
+                    findings = n,
+                    "batch-import-findings takes at most {} findings a call: split the array, \
+                     e.g. jq '.[0:{}]'",
+                    asff::MAX_FINDINGS_PER_BATCH,
+                    asff::MAX_FINDINGS_PER_BATCH
+                );
+            }
             write!(out, "[")?;
             let mut first = true;
             for v in commit.findings.iter().filter_map(rendered) {
