@@ -154,7 +154,7 @@ fn scan_file(engine: &mut Engine, store: &RedbStore, path: &Path) -> Result<Opti
         return Ok(None);
     }
     let opened = match bytes {
-        Some(b) => input::open_bytes(&name, b, limits),
+        Some(b) => engine.open_bytes(&name, b),
         None => {
             let file = File::open(path).with_context(|| format!("cannot open {name}"))?;
             input::open(&name, Box::new(file), limits)

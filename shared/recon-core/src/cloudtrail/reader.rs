@@ -81,6 +81,11 @@ pub struct RecordReader<R> {
 }
 
 impl RecordReader<io::Empty> {
+    /// The content's memory, for reuse by the next object.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.buf
+    }
+
     /// A reader over content already in memory: no copying, no refills.
     pub fn from_bytes(bytes: Vec<u8>, layout: Layout, max_record: usize) -> Self {
         RecordReader {

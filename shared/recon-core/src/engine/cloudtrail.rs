@@ -28,10 +28,12 @@ impl Engine {
         let max = self.limits.max_record_bytes;
         match opened.content {
             Content::Bytes(b) => {
-                self.read_records(object, RecordReader::from_bytes(b, layout, max), report)
+                let mut reader = RecordReader::from_bytes(b, layout, max);
+                self.read_records(object, &mut reader, report);
+                self.scratch = reader.into_buffer();
             }
             Content::Stream(r) => {
-                self.read_records(object, RecordReader::new(r, layout, max), report)
+                self.read_records(object, &mut RecordReader::new(r, layout, max), report)
             }
         }
     }
@@ -39,7 +41,7 @@ impl Engine {
     fn read_records<R: std::io::Read>(
         &mut self,
         object: &ObjectRef,
-        mut reader: RecordReader<R>,
+        reader: &mut RecordReader<R>,
         report: &mut ObjectReport,
     ) {
         while let Some(item) = reader.next_record() {

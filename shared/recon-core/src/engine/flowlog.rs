@@ -12,7 +12,7 @@ use crate::detect::port_probe::Probe;
 use crate::detect::portscan::{Attempt, SubjectInfo};
 use crate::finding::Ec2Subject;
 use crate::flowlog::{initiator, Action, Direction, FlowLogReader, FlowRecord, Initiator};
-use crate::input::{account_from_key, Opened};
+use crate::input::{account_from_key, Content, Opened};
 use crate::intel::is_reserved;
 
 /// Where the instance is in a record.
@@ -31,12 +31,31 @@ impl Engine {
     ) {
         let account_hint =
             account_from_key(&object.name).or_else(|| self.config.account_id.clone());
-        let mut reader = FlowLogReader::new(opened.content.into_reader());
+        let hint = account_hint.as_deref();
+        match opened.content {
+            Content::Bytes(b) => {
+                let mut reader = FlowLogReader::new(std::io::Cursor::new(b));
+                self.read_flows(object, &mut reader, hint, report);
+                self.scratch = reader.into_inner().into_inner();
+            }
+            Content::Stream(r) => {
+                self.read_flows(object, &mut FlowLogReader::new(r), hint, report);
+            }
+        }
+    }
+
+    fn read_flows<R: std::io::BufRead>(
+        &mut self,
+        object: &ObjectRef,
+        reader: &mut FlowLogReader<R>,
+        account_hint: Option<&str>,
+        report: &mut ObjectReport,
+    ) {
         while let Some((line, item)) = reader.next_numbered() {
             match item {
                 Ok(rec) => {
                     report.records += 1;
-                    if self.on_flow(object, &rec, account_hint.as_deref(), line) {
+                    if self.on_flow(object, &rec, account_hint, line) {
                         report.evaluated += 1;
                     }
                 }

@@ -116,6 +116,8 @@ pub struct Engine {
     flow_state_touched: bool,
     accounts: Vec<(String, Timestamp)>,
     objects: Vec<String>,
+    /// The last in-memory object's buffer, reused by the next (see [`Engine::open_bytes`]).
+    scratch: Vec<u8>,
 }
 
 impl Engine {
@@ -134,6 +136,7 @@ impl Engine {
             probes: PortProbeDetector::default(),
             flow_state_touched: false,
             accounts: Vec::new(),
+            scratch: Vec::new(),
             objects: Vec::new(),
         }
     }
@@ -152,6 +155,13 @@ impl Engine {
     /// The configuration in force.
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// Opens an object held in memory with this engine's limits, decompressing into the buffer
+    /// the previous in-memory object left behind.
+    pub fn open_bytes(&mut self, name: &str, raw: Vec<u8>) -> std::io::Result<Opened> {
+        let scratch = std::mem::take(&mut self.scratch);
+        crate::input::open_bytes_into(name, raw, self.limits, scratch)
     }
 
     /// Scans one opened object into the pending batch. Never fails: problems are in the report.
