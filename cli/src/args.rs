@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "recon", version, about)]
 pub struct Cli {
-    /// More log output on stderr (-v info, -vv debug); RECON_LOG overrides.
+    /// More log output on stderr (-v debug); RECON_LOG takes a tracing filter and overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
     /// What to do.

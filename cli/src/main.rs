@@ -27,9 +27,9 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing(verbose: u8) {
+    // Info by default: lists loaded and objects passed over are one line each.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "info",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("RECON_LOG")
