@@ -119,21 +119,6 @@ impl<R: Read> Read for Bounded<R> {
     }
 }
 
-/// Counts the compressed (raw) bytes read, so errors can say how far a stream got.
-pub struct Counting<R> {
-    inner: R,
-    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count
-            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
 /// An object's decompressed content.
 pub enum Content {
     /// All of it, in memory.
@@ -168,8 +153,6 @@ pub struct Opened {
     pub kind: ObjectKind,
     /// True when the object was gzip-compressed.
     pub gzip: bool,
-    /// Raw (compressed) bytes consumed so far; shared with the reader.
-    pub raw_bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -178,12 +161,7 @@ const BUF: usize = 256 * 1024;
 /// Opens `raw` (the object's bytes as stored), decompressing gzip when the magic bytes say so,
 /// and recognises its kind from `name` (an S3 key or a path) and the first bytes.
 pub fn open(name: &str, raw: Box<dyn Read + Send>, limits: Limits) -> io::Result<Opened> {
-    let raw_bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let counted = Counting {
-        inner: raw,
-        count: raw_bytes.clone(),
-    };
-    let mut raw = BufReader::with_capacity(BUF, counted);
+    let mut raw = BufReader::with_capacity(BUF, raw);
     let gzip = raw.fill_buf()?.starts_with(&GZIP_MAGIC);
     let plain: Box<dyn Read + Send> = if gzip {
         Box::new(MultiGzDecoder::new(raw))
@@ -204,7 +182,6 @@ pub fn open(name: &str, raw: Box<dyn Read + Send>, limits: Limits) -> io::Result
         content: Content::Stream(reader),
         kind,
         gzip,
-        raw_bytes,
     })
 }
 
@@ -223,8 +200,8 @@ pub fn open_bytes_into(
     limits: Limits,
     scratch: Vec<u8>,
 ) -> io::Result<Opened> {
-    let raw_len = raw.len() as u64;
-    let content = if raw.starts_with(&GZIP_MAGIC) {
+    let gzip = raw.starts_with(&GZIP_MAGIC);
+    let content = if gzip {
         match inflate_whole(&raw, limits, scratch) {
             Some(out) => out,
             None => return open(name, Box::new(io::Cursor::new(raw)), limits),
@@ -236,13 +213,10 @@ pub fn open_bytes_into(
         Some(kind) => kind,
         None => sniff(&content[..content.len().min(BUF)]),
     };
-    let raw_bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(raw_len));
-    let gzip = raw_len as usize != content.len() || kind == ObjectKind::Empty && raw_len > 0;
     Ok(Opened {
         content: Content::Bytes(content),
         kind,
         gzip,
-        raw_bytes,
     })
 }
 

@@ -76,6 +76,47 @@ impl Candidate {
         facts
     }
 
+    /// Folds `new` (same finding key, same batch) into this candidate: counts add up, the
+    /// span widens, the latest activity's subject, region, address and list entry win, and
+    /// the evidence lists merge within their bounds.
+    pub fn absorb(&mut self, new: Candidate) {
+        self.count += new.count;
+        self.first_seen = self.first_seen.min(new.first_seen);
+        self.severity = self.severity.max(new.severity);
+        if new.last_seen >= self.last_seen {
+            self.last_seen = new.last_seen;
+            self.subject = new.subject;
+            self.region = new.region;
+            self.intel = new.intel.or(self.intel.take());
+            self.remote_ip = new.remote_ip.or(self.remote_ip);
+        }
+        match (&mut self.evidence, new.evidence) {
+            (Evidence::Api(a), Evidence::Api(b)) => {
+                for call in b.apis {
+                    add_api(&mut a.apis, call);
+                }
+                a.event_ids.extend(b.event_ids);
+                keep_last(&mut a.event_ids, MAX_EVIDENCE_ITEMS);
+                if b.user_agent.is_some() {
+                    a.user_agent = b.user_agent;
+                }
+            }
+            (Evidence::Network(a), Evidence::Network(b)) => {
+                for p in b.ports {
+                    add_port(&mut a.ports, p);
+                }
+                a.sources.extend(b.sources);
+                a.sources.truncate(MAX_EVIDENCE_ITEMS);
+                a.distinct_ports = a.distinct_ports.max(b.distinct_ports);
+                a.blocked = a.blocked && b.blocked;
+                if a.protocol.is_none() {
+                    a.protocol = b.protocol;
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// The finding after this activity: a new one, or `existing` updated. `UpdatedAt` strictly
     /// increases over the stored value even when the clock does not.
     pub fn apply(self, existing: Option<&Finding>, now: Timestamp) -> Finding {

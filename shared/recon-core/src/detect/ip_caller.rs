@@ -7,9 +7,8 @@
 
 use std::collections::HashMap;
 
-use super::candidate::{add_api, keep_last, Candidate};
+use super::candidate::Candidate;
 use super::permissions::ApiObservation;
-use crate::finding::MAX_EVIDENCE_ITEMS;
 use crate::finding::{ApiCall, ApiEvidence, Evidence, FindingType, Severity, Subject};
 use crate::intel::{IntelRef, Matches};
 
@@ -38,7 +37,7 @@ impl IpCallerDetector {
             c.intel = Some(hit.to_hit());
             let id = c.finding_id();
             match self.pending.get_mut(&id) {
-                Some(existing) => merge(existing, c),
+                Some(existing) => existing.absorb(c),
                 None => {
                     self.pending.insert(id, c);
                 }
@@ -89,53 +88,5 @@ pub fn candidate(finding_type: FindingType, obs: &ApiObservation) -> Candidate {
             user_agent: obs.user_agent.clone(),
             ..ApiEvidence::default()
         }),
-    }
-}
-
-/// Folds `new` (same key) into `into`, keeping the latest subject details.
-pub fn merge(into: &mut Candidate, new: Candidate) {
-    into.count += new.count;
-    if new.last_seen >= into.last_seen {
-        into.subject = new.subject;
-        into.region = new.region;
-        into.last_seen = new.last_seen;
-        into.intel = new.intel.or(into.intel.take());
-        into.remote_ip = new.remote_ip.or(into.remote_ip);
-    }
-    into.first_seen = into.first_seen.min(new.first_seen);
-    into.severity = into.severity.max(new.severity);
-    if let (Evidence::Api(a), Evidence::Api(b)) = (&mut into.evidence, new.evidence) {
-        for call in b.apis {
-            add_api(&mut a.apis, call);
-        }
-        a.event_ids.extend(b.event_ids);
-        keep_last(&mut a.event_ids, MAX_EVIDENCE_ITEMS);
-        if b.user_agent.is_some() {
-            a.user_agent = b.user_agent;
-        }
-    }
-}
-
-/// Folds a network candidate `new` (same key) into `into`.
-pub fn merge_network(into: &mut Candidate, new: Candidate) {
-    into.count += new.count;
-    into.first_seen = into.first_seen.min(new.first_seen);
-    if new.last_seen >= into.last_seen {
-        into.last_seen = new.last_seen;
-        into.subject = new.subject;
-        into.intel = new.intel.or(into.intel.take());
-    }
-    into.severity = into.severity.max(new.severity);
-    if let (Evidence::Network(a), Evidence::Network(b)) = (&mut into.evidence, new.evidence) {
-        for p in b.ports {
-            crate::detect::candidate::add_port(&mut a.ports, p);
-        }
-        a.sources.extend(b.sources);
-        a.sources.truncate(MAX_EVIDENCE_ITEMS);
-        a.distinct_ports = a.distinct_ports.max(b.distinct_ports);
-        a.blocked = a.blocked && b.blocked;
-        if a.protocol.is_none() {
-            a.protocol = b.protocol;
-        }
     }
 }

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::candidate::Candidate;
-use super::ip_caller::{candidate, merge};
+use super::ip_caller::candidate;
 use crate::catalog::Category;
 use crate::finding::{Evidence, FindingType, Principal, Severity};
 use crate::time::Timestamp;
@@ -87,7 +87,7 @@ impl FirstCallTracker {
         c.severity = severity(&obs.principal);
         let key = (obs.principal.key.clone(), obs.api_key());
         match self.calls.get_mut(&key) {
-            Some(existing) => merge(existing, c),
+            Some(existing) => existing.absorb(c),
             None => {
                 self.calls.insert(key, c);
             }
@@ -157,7 +157,7 @@ pub fn new_call_candidates(
                     Evidence::Api(e) => e.new_apis.clone(),
                     Evidence::Network(_) => Vec::new(),
                 };
-                merge(into, c);
+                into.absorb(c);
                 if let Evidence::Api(e) = &mut into.evidence {
                     e.new_apis.extend(new_apis);
                 }

@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::candidate::{add_port, Candidate};
-use super::ip_caller::merge_network;
 use crate::finding::{
     Ec2Subject, Evidence, FindingType, NetworkEvidence, PortCount, Severity, Subject,
 };
@@ -90,7 +89,7 @@ impl PortProbeDetector {
         };
         let id = c.finding_id();
         match self.pending.get_mut(&id) {
-            Some(into) => merge_network(into, c),
+            Some(into) => into.absorb(c),
             None => {
                 self.pending.insert(id, c);
             }

@@ -19,7 +19,6 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::candidate::Candidate;
-use super::ip_caller::merge_network;
 use super::port_probe::{add_port_count, protocol_label};
 use crate::finding::{Ec2Subject, Evidence, FindingType, NetworkEvidence, Severity, Subject};
 use crate::time::Timestamp;
@@ -332,7 +331,7 @@ impl PortscanDetector {
         };
         let id = c.finding_id();
         match self.pending.get_mut(&id) {
-            Some(into) => merge_network(into, c),
+            Some(into) => into.absorb(c),
             None => {
                 self.pending.insert(id, c);
             }

@@ -174,7 +174,7 @@ impl Engine {
             ..ObjectReport::default()
         };
         match opened.kind {
-            ObjectKind::CloudTrail | ObjectKind::CloudTrailArray | ObjectKind::CloudTrailLines => {
+            kind if kind.is_cloudtrail() => {
                 self.scan_cloudtrail(object, opened, &mut report);
             }
             ObjectKind::FlowLog => {
