@@ -24,6 +24,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::fasthash::FastState;
 use crate::finding::FindingType;
 
 /// The builtin table, as embedded from `api-categories.md`.
@@ -235,7 +236,7 @@ const FALLBACK_SERVICE: &str = "*";
 #[derive(Clone, Debug, Default)]
 struct ServiceRules {
     /// Exact event name → index into [`Catalog::rules`].
-    exact: HashMap<String, usize>,
+    exact: HashMap<String, usize, FastState>,
     /// (prefix without `*`, rule index), longest prefix first.
     patterns: Vec<(String, usize)>,
 }
@@ -256,7 +257,7 @@ impl ServiceRules {
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
     rules: Vec<Rule>,
-    services: HashMap<String, ServiceRules>,
+    services: HashMap<String, ServiceRules, FastState>,
     fallback: ServiceRules,
 }
 
@@ -377,7 +378,7 @@ impl Catalog {
     }
 
     fn index(rules: Vec<Rule>) -> Catalog {
-        let mut services: HashMap<String, ServiceRules> = HashMap::new();
+        let mut services: HashMap<String, ServiceRules, FastState> = HashMap::default();
         let mut fallback = ServiceRules::default();
         for (i, rule) in rules.iter().enumerate() {
             let target = if rule.is_fallback() {

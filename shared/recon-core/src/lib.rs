@@ -17,6 +17,7 @@ pub mod cloudtrail;
 pub mod config;
 pub mod detect;
 pub mod engine;
+mod fasthash;
 pub mod finding;
 pub mod flowlog;
 mod gzip;

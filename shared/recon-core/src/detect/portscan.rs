@@ -13,13 +13,13 @@
 //! two delivered files is still one scan.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
 use super::candidate::Candidate;
 use super::port_probe::{add_port_count, protocol_label};
+use crate::fasthash::FastState;
 use crate::finding::{Ec2Subject, Evidence, FindingType, NetworkEvidence, Severity, Subject};
 use crate::time::Timestamp;
 
@@ -114,50 +114,6 @@ fn densest(ports: &Ports, window_ms: i64, threshold: usize) -> Option<(i64, i64)
         .windows(threshold)
         .find(|run| run[threshold - 1] - run[0] <= window_ms)
         .map(|run| (run[0], run[threshold - 1]))
-}
-
-/// A fast keyed hash for the window map: windows are looked up once per flow, and SipHash
-/// dominated the profile. The key is random per process, so crafted addresses cannot aim at
-/// one bucket.
-#[derive(Clone, Copy, Debug)]
-struct FastState(u64);
-
-impl Default for FastState {
-    fn default() -> Self {
-        FastState(std::hash::RandomState::new().hash_one(0x5eed_u64) | 1)
-    }
-}
-
-impl BuildHasher for FastState {
-    type Hasher = FastHasher;
-    fn build_hasher(&self) -> FastHasher {
-        FastHasher(self.0)
-    }
-}
-
-#[derive(Debug)]
-struct FastHasher(u64);
-
-impl Hasher for FastHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(b));
-        }
-    }
-
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(u64::from(v));
-    }
-
-    fn finish(&self) -> u64 {
-        self.0 ^ (self.0 >> 29)
-    }
 }
 
 /// Short serialised names keep the stored state small (it is one item per account in the
