@@ -9,7 +9,9 @@ For each log kind it runs, on the same files and in one go:
 and reports CPU time (user+sys, from wait4), wall time, peak RSS, records/s and MB/s of
 unpacked input, and each CPU time as a multiple of the floor.
 
-usage: bench/compare.py [--corpus DIR] [--shared DIR] [--kind cloudtrail|flowlogs|all]
+usage: bench/compare.py [--corpus DIR] [--shared DIR] [--kind cloudtrail|flowlogs|all] [--repeat N]
+Floor and recon run N times each, alternating (default 5); the table shows the median runs and
+the line under it the spread of recon/floor.
 The corpus is built with ../shared/bench/make_corpus.py when DIR does not hold one yet
 (200,000 CloudTrail records and 2,000,000 flow-log lines by default).
 """
@@ -46,16 +48,29 @@ def unpacked_bytes(files):
     return total
 
 
-def bench_kind(kind, files, recon, peer, threat_list):
-    floor = run(["libdeflate-gunzip", "-c", *files])
-    per_file = [run(["libdeflate-gunzip", "-c", f]) for f in files]
-    floor1 = (sum(r[0] for r in per_file), sum(r[1] for r in per_file), max(r[2] for r in per_file))
+def median_run(runs):
+    """The run with the median CPU time of several (the machine is shared: noise is real)."""
+    return sorted(runs, key=lambda r: r[0])[len(runs) // 2]
+
+
+def recon_once(recon, threat_list, files):
     state = tempfile.mkdtemp(prefix="recon-bench-")
     try:
-        ours = run([recon, "scan", "--no-progress", "--state", state, "--learning-period", "0",
+        return run([recon, "scan", "--no-progress", "--state", state, "--learning-period", "0",
                     "--threat-list", threat_list, "--format", "jsonl", *files])
     finally:
         shutil.rmtree(state, ignore_errors=True)
+
+
+def bench_kind(kind, files, recon, peer, threat_list, repeat):
+    # Floor and recon alternate, so that a burst of load on the machine hits both alike.
+    floors, ours_runs = [], []
+    for _ in range(repeat):
+        floors.append(run(["libdeflate-gunzip", "-c", *files]))
+        ours_runs.append(recon_once(recon, threat_list, files))
+    floor, ours = median_run(floors), median_run(ours_runs)
+    per_file = [run(["libdeflate-gunzip", "-c", f]) for f in files]
+    floor1 = (sum(r[0] for r in per_file), sum(r[1] for r in per_file), max(r[2] for r in per_file))
     python = run([sys.executable, peer, threat_list, *files])
     m = re.search(r"(\d+) records", ours[3])
     records = int(m.group(1)) if m else 0
@@ -65,6 +80,9 @@ def bench_kind(kind, files, recon, peer, threat_list):
     for name, (cpu, wall, rss, *_ ) in [("floor", floor), ("floor/1", floor1), ("recon", ours), ("python", python)]:
         print(f"{name:<8} {cpu:7.2f} {wall:7.2f} {rss:8.1f} {records / cpu:12,.0f} {size / 1e6 / cpu:8.0f} "
               f"{cpu / floor[0]:8.2f} {cpu / floor1[0]:9.2f}")
+    ratios = sorted(o[0] / f[0] for o, f in zip(ours_runs, floors))
+    print(f"recon/floor CPU over {repeat} alternating runs: min {ratios[0]:.2f}, "
+          f"median {ratios[len(ratios) // 2]:.2f}, max {ratios[-1]:.2f} (table: median runs; python once)")
     print(f"recon findings/summary: {ours[3].strip().splitlines()[-2:]}")
 
 
@@ -75,6 +93,7 @@ def main():
     ap.add_argument("--kind", choices=["cloudtrail", "flowlogs", "all"], default="all")
     ap.add_argument("--ct-records", type=int, default=200_000)
     ap.add_argument("--flow-lines", type=int, default=2_000_000)
+    ap.add_argument("--repeat", type=int, default=5, help="runs of floor and recon each (median reported)")
     args = ap.parse_args()
     make = os.path.join(args.shared, "bench", "make_corpus.py")
     peer = os.path.join(args.shared, "bench", "peer_python.py")
@@ -93,7 +112,7 @@ def main():
     kinds = ["cloudtrail", "flowlogs"] if args.kind == "all" else [args.kind]
     for kind in kinds:
         files = sorted(glob.glob(os.path.join(args.corpus, kind, "*.gz")))
-        bench_kind(kind, files, recon, peer, threat_list)
+        bench_kind(kind, files, recon, peer, threat_list, max(1, args.repeat))
 
 
 if __name__ == "__main__":
