@@ -1,9 +1,9 @@
 //! One-shot gzip decompression with libdeflate, for objects that fit in memory.
 //!
-//! This is the crate's only `unsafe` code: a thin wrapper over `libdeflate_gzip_decompress_ex`,
-//! which (unlike the safe `libdeflater` API) reports how much input a member used, so an object
-//! of several gzip members is recognised and left to the streaming decoder instead of being
-//! silently cut after its first member.
+//! One of the crate's two `unsafe` modules (the other is `simd`): a thin wrapper over
+//! `libdeflate_gzip_decompress_ex`, which (unlike the safe `libdeflater` API) reports how much
+//! input a member used, so an object of several gzip members is recognised and left to the
+//! streaming decoder instead of being silently cut after its first member.
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;

@@ -231,7 +231,8 @@ fn inflate_whole(raw: &[u8], limits: Limits, mut out: Vec<u8>) -> Option<Vec<u8>
     {
         return None;
     }
-    out.clear();
+    // Every byte is overwritten on success, so a reused buffer is not zeroed again.
+    out.truncate(size);
     out.resize(size, 0);
     crate::gzip::decompress_single_member(raw, &mut out).then_some(out)
 }

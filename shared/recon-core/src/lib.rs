@@ -23,6 +23,7 @@ pub mod flowlog;
 mod gzip;
 pub mod input;
 pub mod intel;
+mod simd;
 pub mod store;
 pub mod suppress;
 pub mod time;

@@ -5,6 +5,8 @@
 //! escapes and bracket nesting (mismatched brackets are reported), which is enough to cut a stream
 //! into records. Records that matter are then parsed fully by serde, which validates them.
 
+use crate::simd::{self, Classes, Scanner, BLOCK};
+
 /// The result of scanning for the end of a value.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Scan<T> {
@@ -176,84 +178,233 @@ pub struct KeyFields<'a> {
 
 /// Scans one record object starting at `buf[start] == b'{'`: returns its end and where its key
 /// fields lie.
+///
+/// The record is read 64 bytes at a time as bitmasks of quotes, backslashes, brackets and
+/// colons ([`crate::simd`]). Inside nested values (identities, request parameters, response
+/// elements: most of a record's bytes) only brackets are visited; at the record's own level also
+/// colons, one a key, and a wanted key is recognised by the bytes before its colon. Brackets
+/// must match; other punctuation is not checked here (records that matter are parsed by serde).
 pub fn record_fields(buf: &[u8], start: usize) -> Scan<(usize, KeySpans)> {
+    simd::with_best(RecordFields { buf, start })
+}
+
+/// [`record_fields`] as a [`Scanner`], to run with the best block classes.
+struct RecordFields<'a> {
+    buf: &'a [u8],
+    start: usize,
+}
+
+impl Scanner for RecordFields<'_> {
+    type Output = Scan<(usize, KeySpans)>;
+
+    #[inline(always)]
+    fn run<C: Classes>(self, classes: C) -> Self::Output {
+        scan_record(classes, self.buf, self.start)
+    }
+}
+
+#[inline(always)]
+fn scan_record<C: Classes>(classes: C, buf: &[u8], start: usize) -> Scan<(usize, KeySpans)> {
     let mut spans = KeySpans::default();
-    let mut i = skip_ws(buf, start + 1);
-    if buf.get(i) == Some(&b'}') {
-        return Scan::Complete((i + 1, spans));
-    }
-    loop {
-        let Some(&b) = buf.get(i) else {
-            return Scan::Incomplete;
-        };
-        if b != b'"' {
-            return Scan::Invalid {
-                offset: i,
-                reason: "expected an object key",
+    let mut depth = 0usize;
+    // One bit a level, innermost lowest: set for `{`, clear for `[`.
+    let mut braces = 0u128;
+    let mut blocks = Blocks::new(classes, buf, start);
+    while let Some(block) = blocks.next() {
+        let brackets = block.open | block.close;
+        let mut pending = block.colon | brackets;
+        loop {
+            let events = if depth == 1 {
+                pending
+            } else {
+                pending & brackets
             };
-        }
-        let Some(key_end) = string_end(buf, i + 1) else {
-            return Scan::Incomplete;
-        };
-        let slot = slot_for(&buf[i + 1..key_end - 1]);
-        i = skip_ws(buf, key_end);
-        match buf.get(i) {
-            Some(b':') => {}
-            Some(_) => {
-                return Scan::Invalid {
-                    offset: i,
-                    reason: "expected ':'",
+            if events == 0 {
+                break;
+            }
+            let bit = events.trailing_zeros();
+            pending &= u64::MAX.checked_shl(bit + 1).unwrap_or(0);
+            let at = block.base + bit as usize;
+            if block.colon >> bit & 1 == 1 {
+                if let Some(slot) = wanted_key(buf, start, at) {
+                    if !value_span(buf, at + 1, &block, slot, &mut spans) {
+                        return Scan::Incomplete;
+                    }
+                }
+            } else if block.open >> bit & 1 == 1 {
+                if depth == MAX_DEPTH {
+                    return Scan::Invalid {
+                        offset: at,
+                        reason: "nesting too deep",
+                    };
+                }
+                braces = (braces << 1) | u128::from(buf[at] == b'{');
+                depth += 1;
+            } else {
+                if depth == 0 || (braces & 1 == 1) != (buf[at] == b'}') {
+                    return Scan::Invalid {
+                        offset: at,
+                        reason: "mismatched bracket",
+                    };
+                }
+                braces >>= 1;
+                depth -= 1;
+                if depth == 0 {
+                    return Scan::Complete((at + 1, spans));
                 }
             }
-            None => return Scan::Incomplete,
         }
-        i = skip_ws(buf, i + 1);
-        let end = match value_end(buf, i) {
-            Scan::Complete(end) => end,
-            Scan::Incomplete => return Scan::Incomplete,
-            Scan::Invalid { offset, reason } => return Scan::Invalid { offset, reason },
+    }
+    Scan::Incomplete
+}
+
+/// The wanted keys, by slot (see [`KeySpans::resolve`]), each with its opening quote.
+const WANTED: [&[u8]; 6] = [
+    b"\"eventName",
+    b"\"eventSource",
+    b"\"eventTime",
+    b"\"eventType",
+    b"\"recipientAccountId",
+    b"\"sourceIPAddress",
+];
+
+/// The slot of the key that ends before the record-level colon at `colon`, if it is wanted.
+///
+/// The key is wanted when the bytes before the colon are `"` and a wanted name with its opening
+/// quote, and that quote follows `{` or `,`: an escaped quote would follow a backslash.
+#[inline(always)]
+fn wanted_key(buf: &[u8], record_start: usize, colon: usize) -> Option<usize> {
+    let mut close = colon.checked_sub(1)?;
+    while close > record_start && matches!(buf[close], b' ' | b'\n' | b'\r' | b'\t') {
+        close -= 1;
+    }
+    // Every wanted name ends in `e`, `d` or `s`: most keys are passed over on one byte.
+    if buf[close] != b'"' || !matches!(buf.get(close.wrapping_sub(1)), Some(b'e' | b'd' | b's')) {
+        return None;
+    }
+    let slot = WANTED.iter().position(|name| {
+        close
+            .checked_sub(name.len())
+            .is_some_and(|from| buf.get(from..close) == Some(name))
+    })?;
+    let before = skip_ws_back(buf, record_start, close - WANTED[slot].len());
+    matches!(buf[before], b'{' | b',').then_some(slot)
+}
+
+/// The offset of the last non-blank byte before `end`, at least `floor`.
+#[inline(always)]
+fn skip_ws_back(buf: &[u8], floor: usize, end: usize) -> usize {
+    let mut i = end.saturating_sub(1).max(floor);
+    while i > floor && matches!(buf[i], b' ' | b'\n' | b'\r' | b'\t') {
+        i -= 1;
+    }
+    i
+}
+
+/// Records the value after the colon ending at `from` for `slot`: its span when it is a string
+/// without escapes, else a request for a full parse (unless it is `null`). False when the
+/// buffer ends first.
+#[inline(always)]
+fn value_span(buf: &[u8], from: usize, block: &Block, slot: usize, spans: &mut KeySpans) -> bool {
+    let open = skip_ws(buf, from);
+    let Some(&first) = buf.get(open) else {
+        return false;
+    };
+    if first != b'"' {
+        let rest = &buf[open..buf.len().min(open + 4)];
+        if rest.len() < 4 && b"null".starts_with(rest) {
+            return false;
+        }
+        spans.needs_full_parse |= rest != b"null";
+        return true;
+    }
+    // The closing quote from the block's masks when it lies in this block, else by search.
+    let offset = open + 1 - block.base;
+    let later = u64::MAX.checked_shl(offset as u32).unwrap_or(0);
+    let quote = block.quote & later;
+    let (end, escaped) = if quote != 0 {
+        let end = block.base + quote.trailing_zeros() as usize;
+        let before_end = (1u64 << quote.trailing_zeros()) - 1;
+        (Some(end), block.backslash & later & before_end != 0)
+    } else {
+        match memchr::memchr2(b'"', b'\\', &buf[open + 1..]) {
+            Some(n) if buf[open + 1 + n] == b'"' => (Some(open + 1 + n), false),
+            Some(_) => (None, true),
+            None => return false,
+        }
+    };
+    match end {
+        Some(end) if !escaped => spans.spans[slot] = Some((open + 1, end)),
+        _ => spans.needs_full_parse = true,
+    }
+    true
+}
+
+/// One block of a buffer, with escaped quotes and brackets inside strings taken out.
+struct Block {
+    /// Offset of the block's first byte in the buffer.
+    base: usize,
+    /// Unescaped quotes: each opens or closes a string.
+    quote: u64,
+    /// `{` and `[` outside strings.
+    open: u64,
+    /// `}` and `]` outside strings.
+    close: u64,
+    /// `:` outside strings.
+    colon: u64,
+    /// `\\`, anywhere.
+    backslash: u64,
+}
+
+/// The blocks of a buffer from an offset that is outside any string.
+struct Blocks<'a, C> {
+    classes: C,
+    buf: &'a [u8],
+    base: usize,
+    /// All ones when the previous block ended inside a string.
+    in_string: u64,
+    /// Whether the previous block ended with a backslash that escapes this block's first byte.
+    escape: bool,
+}
+
+impl<'a, C: Classes> Blocks<'a, C> {
+    #[inline(always)]
+    fn new(classes: C, buf: &'a [u8], from: usize) -> Self {
+        Blocks {
+            classes,
+            buf,
+            base: from,
+            in_string: 0,
+            escape: false,
+        }
+    }
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Block> {
+        let rest = self.buf.get(self.base..).filter(|r| !r.is_empty())?;
+        let mut padded = [b' '; BLOCK];
+        let bytes: &[u8; BLOCK] = match rest.first_chunk() {
+            Some(full) => full,
+            None => {
+                padded[..rest.len()].copy_from_slice(rest);
+                &padded
+            }
         };
-        if let Some(slot) = slot {
-            let value = &buf[i..end];
-            if plain_string(value) {
-                spans.spans[slot] = Some((i + 1, end - 1));
-            } else if value != b"null" {
-                spans.needs_full_parse = true;
-            }
-        }
-        i = skip_ws(buf, end);
-        match buf.get(i) {
-            Some(b',') => i = skip_ws(buf, i + 1),
-            Some(b'}') => return Scan::Complete((i + 1, spans)),
-            Some(_) => {
-                return Scan::Invalid {
-                    offset: i,
-                    reason: "expected ',' or '}'",
-                }
-            }
-            None => return Scan::Incomplete,
-        }
+        let classes = self.classes.json(bytes);
+        let quote = classes.quote & !simd::escaped(classes.backslash, &mut self.escape);
+        let in_string = self.classes.prefix_xor(quote) ^ self.in_string;
+        self.in_string = ((in_string as i64) >> 63) as u64;
+        let block = Block {
+            base: self.base,
+            quote,
+            open: classes.open & !in_string,
+            close: classes.close & !in_string,
+            colon: classes.colon & !in_string,
+            backslash: classes.backslash,
+        };
+        self.base += BLOCK;
+        Some(block)
     }
-}
-
-fn slot_for(key: &[u8]) -> Option<usize> {
-    match key {
-        b"eventName" => Some(0),
-        b"eventSource" => Some(1),
-        b"eventTime" => Some(2),
-        b"eventType" => Some(3),
-        b"recipientAccountId" => Some(4),
-        b"sourceIPAddress" => Some(5),
-        _ => None,
-    }
-}
-
-/// True for a JSON string value without escapes.
-fn plain_string(value: &[u8]) -> bool {
-    value.len() >= 2
-        && value[0] == b'"'
-        && value[value.len() - 1] == b'"'
-        && !value.contains(&b'\\')
 }
 
 #[cfg(test)]
@@ -321,6 +472,103 @@ mod tests {
                 record_fields(&rec[..cut], 0),
                 Scan::Incomplete,
                 "cut at {cut}"
+            );
+        }
+    }
+
+    /// What `record_fields` must find in `record`, worked out by serde_json: the fields as
+    /// slices of the record, and whether a wanted field asks for a full parse.
+    fn expected(record: &[u8]) -> (Vec<Option<&[u8]>>, bool) {
+        let value: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(record).unwrap_or_default();
+        let mut full = false;
+        let fields = WANTED
+            .iter()
+            .map(|name| {
+                let key = std::str::from_utf8(&name[1..]).unwrap_or_default();
+                match value.get(key) {
+                    Some(serde_json::Value::String(s)) => {
+                        let raw = format!("\"{key}\":\"{s}\"");
+                        let spaced = format!("\"{key}\" : \"{s}\"");
+                        let found = [raw, spaced].into_iter().find_map(|needle| {
+                            memchr::memmem::find(record, needle.as_bytes())
+                                .map(|at| at + needle.len() - 1 - s.len())
+                        });
+                        match found {
+                            Some(at) => Some(&record[at..at + s.len()]),
+                            None => {
+                                // The raw text differs from the value: escapes.
+                                full = true;
+                                None
+                            }
+                        }
+                    }
+                    Some(serde_json::Value::Null) | None => None,
+                    Some(_) => {
+                        full = true;
+                        None
+                    }
+                }
+            })
+            .collect();
+        (fields, full)
+    }
+
+    fn fields_of<'a>(f: &KeyFields<'a>) -> Vec<Option<&'a [u8]>> {
+        vec![
+            f.event_name,
+            f.event_source,
+            f.event_time,
+            f.event_type,
+            f.recipient_account_id,
+            f.source_ip_address,
+        ]
+    }
+
+    #[test]
+    fn agrees_with_serde_at_every_alignment() {
+        let records = [
+            r#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","eventName":"Nested","arn":"arn:aws:iam::1:user/a"},"eventTime":"2021-07-29T13:02:53Z","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","sourceIPAddress":"192.0.2.1","requestParameters":{"filterSet":{"items":[{"name":"x","valueSet":{"items":[{"value":"}]{["}]}}]}},"readOnly":true,"eventType":"AwsApiCall","recipientAccountId":"111122223333"}"#,
+            "{\n  \"eventTime\" : \"2021-07-29T13:02:53Z\",\n  \"eventName\" : \"ListUsers\",\n  \"x\" : [ 1, 2, { \"eventSource\": \"no\" } ],\n  \"eventSource\" : \"iam.amazonaws.com\"\n}",
+            r#"{"eventSource":"sts.amazonaws.com","note":"a \"eventName\":\"Fake\" inside","eventName":"GetCallerIdentity","k\"eventSource":"x"}"#,
+            r#"{"eventName":"Describe\u0049nstances","eventSource":"ec2.amazonaws.com"}"#,
+            r#"{"eventName":null,"eventSource":7,"errorCode":"A:B","colon:key":{"eventTime":1}}"#,
+            r#"{"sourceIPAddress":"\\","recipientAccountId":"1\\\"2","eventType":"AwsApiCall"}"#,
+            r#"{"a":"\\\\","eventName":"ListBuckets","b":[[[[{}]]]],"eventSource":"s3.amazonaws.com"}"#,
+            r#"{}"#,
+        ];
+        for record in records {
+            let (want, full) = expected(record.as_bytes());
+            for pad in 0..2 * BLOCK {
+                let mut buf = vec![b' '; pad];
+                buf.extend_from_slice(record.as_bytes());
+                buf.extend_from_slice(b" ,{\"after\":1}");
+                let Scan::Complete((end, spans)) = record_fields(&buf, pad) else {
+                    panic!("not complete at pad {pad}: {record}");
+                };
+                assert_eq!(end, pad + record.len(), "end at pad {pad}: {record}");
+                let f = spans.shifted(pad).resolve(record.as_bytes());
+                assert_eq!(fields_of(&f), want, "fields at pad {pad}: {record}");
+                assert_eq!(
+                    f.needs_full_parse, full,
+                    "full parse at pad {pad}: {record}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn brackets_must_match_at_any_depth() {
+        for broken in [r#"{"a":[1,2}"#, r#"{"a":{"b":[}]}"#, r#"{"eventName":"X"]"#] {
+            assert!(
+                matches!(
+                    record_fields(broken.as_bytes(), 0),
+                    Scan::Invalid {
+                        reason: "mismatched bracket",
+                        ..
+                    }
+                ),
+                "{broken}"
             );
         }
     }

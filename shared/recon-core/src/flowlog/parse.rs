@@ -10,6 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::field::MAX_COLUMNS;
+use crate::simd::{self, Classes, Scanner, BLOCK};
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
@@ -51,38 +52,18 @@ fn load_tail(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(word)
 }
 
-/// The high bit of every byte of `word` that is at most 0x20. Exact for every byte value:
-/// `(b & 0x7F) + 0x5F` reaches 0x80 exactly when `b & 0x7F >= 0x21` and never carries.
-#[inline(always)]
-fn separator_bits(word: u64) -> u64 {
-    !((word & (0x7F * ONES)) + 0x5F * ONES) & !word & HIGH_BITS
-}
-
-/// Gathers the high bit of each byte into one bit per byte (bit `i` for byte `i`). The
-/// multiplier moves byte `i`'s bit to bit `56 + i`; no two partial products overlap.
-#[inline(always)]
-fn gather_high_bits(bits: u64) -> u64 {
-    ((bits >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
-}
-
 /// One bit per byte of the 64 bytes from `base`: set for separators and for bytes past the end.
 #[inline(always)]
-fn separator_mask(bytes: &[u8], base: usize) -> u64 {
-    let mut padded = [b' '; 64];
-    let block = match bytes.get(base..base + 64) {
-        Some(block) => block,
+fn separator_mask<C: Classes>(classes: C, bytes: &[u8], base: usize) -> u64 {
+    let rest = bytes.get(base..).unwrap_or_default();
+    match rest.first_chunk::<BLOCK>() {
+        Some(block) => classes.separators(block),
         None => {
-            let tail = bytes.get(base..).unwrap_or_default();
-            padded[..tail.len()].copy_from_slice(tail);
-            &padded[..]
+            let mut padded = [b' '; BLOCK];
+            padded[..rest.len()].copy_from_slice(rest);
+            classes.separators(&padded)
         }
-    };
-    let mut mask = 0u64;
-    for (i, chunk) in block.chunks_exact(8).enumerate() {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-        mask |= gather_high_bits(separator_bits(word)) << (8 * i);
     }
-    mask
 }
 
 /// With `d = word - "00000000"`: a high bit on the first byte that is not an ASCII digit (bits
@@ -189,27 +170,51 @@ impl Bounds {
     /// enough to see `wanted` columns and the one after them.
     #[inline(always)]
     pub(crate) fn split<'a>(&mut self, text: &'a str, wanted: usize) -> Columns<'a, '_> {
-        let bytes = text.as_bytes();
+        simd::with_best(Split {
+            bounds: self,
+            bytes: text.as_bytes(),
+            wanted,
+        });
+        Columns { text, bounds: self }
+    }
+}
+
+/// [`Bounds::split`] as a [`Scanner`], to run with the best block classes.
+struct Split<'b, 't> {
+    bounds: &'b mut Bounds,
+    bytes: &'t [u8],
+    wanted: usize,
+}
+
+impl Scanner for Split<'_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<C: Classes>(self, classes: C) {
+        let Split {
+            bounds,
+            bytes,
+            wanted,
+        } = self;
         let (mut starts, mut ends) = (0usize, 0usize);
         // The byte before the line counts as a separator.
         let mut carry = 1u64;
         let mut base = 0usize;
         while base < bytes.len() && starts <= wanted {
-            let seps = separator_mask(bytes, base);
+            let seps = separator_mask(classes, bytes, base);
             let after_sep = (seps << 1) | carry;
             carry = seps >> 63;
-            starts = record_bits(&mut self.starts, starts, !seps & after_sep, base);
-            ends = record_bits(&mut self.ends, ends, seps & !after_sep, base);
-            base += 64;
+            starts = record_bits(&mut bounds.starts, starts, !seps & after_sep, base);
+            ends = record_bits(&mut bounds.ends, ends, seps & !after_sep, base);
+            base += BLOCK;
         }
         if ends < starts {
             // The last column runs to a block edge (or past the columns wanted).
-            if let Some(slot) = self.ends.get_mut(ends) {
+            if let Some(slot) = bounds.ends.get_mut(ends) {
                 *slot = position(bytes.len());
             }
         }
-        self.count = starts.min(CAPACITY);
-        Columns { text, bounds: self }
+        bounds.count = starts.min(CAPACITY);
     }
 }
 

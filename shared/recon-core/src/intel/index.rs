@@ -286,7 +286,7 @@ impl V4Filter {
             let Some(word) = self.words.get_mut(slot / 64) else {
                 return;
             };
-            if slot % 64 == 0 && hi - slot >= 63 {
+            if slot.is_multiple_of(64) && hi - slot >= 63 {
                 *word = u64::MAX;
                 slot += 64;
             } else {
