@@ -609,6 +609,66 @@ fn plausible_date(year: &[u8], month: &[u8], day: &[u8]) -> bool {
         && (1..=31).contains(&num(day))
 }
 
+/// Remembers [`Catalog::category`] answers by the raw bytes of `eventSource` and `eventName`.
+///
+/// A trail holds few distinct calls, so after the first records a lookup is one hash over the
+/// bytes, with no UTF-8 check, no version-suffix stripping and no pattern scan. At most
+/// [`CategoryMemo::CAPACITY`] calls are remembered (crafted input cannot grow it further); past
+/// that, answers come straight from the catalog.
+#[derive(Debug, Default)]
+pub struct CategoryMemo {
+    known: HashMap<Vec<u8>, Option<Category>, FastState>,
+    /// The key being looked up: `eventSource`, a NUL, `eventName`.
+    key: Vec<u8>,
+}
+
+/// Why a call could not be looked up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoError {
+    /// `eventSource` is not UTF-8.
+    SourceNotUtf8,
+    /// `eventName` is not UTF-8.
+    NameNotUtf8,
+}
+
+impl fmt::Display for MemoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MemoError::SourceNotUtf8 => "eventSource is not UTF-8",
+            MemoError::NameNotUtf8 => "eventName is not UTF-8",
+        })
+    }
+}
+
+impl CategoryMemo {
+    /// The most calls remembered.
+    pub const CAPACITY: usize = 4096;
+
+    /// [`Catalog::category`] of the call, from memory when it was seen before.
+    #[inline]
+    pub fn category(
+        &mut self,
+        catalog: &Catalog,
+        event_source: &[u8],
+        event_name: &[u8],
+    ) -> Result<Option<Category>, MemoError> {
+        self.key.clear();
+        self.key.extend_from_slice(event_source);
+        self.key.push(0);
+        self.key.extend_from_slice(event_name);
+        if let Some(&known) = self.known.get(self.key.as_slice()) {
+            return Ok(known);
+        }
+        let source = std::str::from_utf8(event_source).map_err(|_| MemoError::SourceNotUtf8)?;
+        let name = std::str::from_utf8(event_name).map_err(|_| MemoError::NameNotUtf8)?;
+        let category = catalog.category(source, name);
+        if self.known.len() < Self::CAPACITY {
+            self.known.insert(self.key.clone(), category);
+        }
+        Ok(category)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1190,5 +1250,43 @@ Prose after the table.
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_memo_answers_as_the_catalog_does() {
+        let catalog = Catalog::builtin();
+        let mut memo = CategoryMemo::default();
+        let calls: [(&str, &str); 5] = [
+            ("ec2.amazonaws.com", "DescribeSecurityGroups"),
+            ("ec2.amazonaws.com", "RunInstances"),
+            ("lambda.amazonaws.com", "ListFunctions20150331"),
+            ("iam.amazonaws.com", "ListInstanceProfilesForRole"),
+            ("s3.amazonaws.com", "ListBuckets"),
+        ];
+        for _ in 0..2 {
+            for (source, name) in calls {
+                let got = memo.category(catalog, source.as_bytes(), name.as_bytes());
+                assert_eq!(got, Ok(catalog.category(source, name)), "{source} {name}");
+            }
+        }
+        // The NUL between the two keeps `a` + `bc` apart from `ab` + `c`.
+        assert_eq!(
+            memo.category(catalog, b"ec2.amazonaws.comDescribe", b"Instances"),
+            Ok(None)
+        );
+        assert_eq!(
+            memo.category(catalog, b"ec2.amazonaws.com", b"\xff"),
+            Err(MemoError::NameNotUtf8)
+        );
+        assert_eq!(
+            memo.category(catalog, b"\xfe", b"X"),
+            Err(MemoError::SourceNotUtf8)
+        );
+        for i in 0..2 * CategoryMemo::CAPACITY {
+            let name = format!("Describe{i}");
+            let got = memo.category(catalog, b"ec2.amazonaws.com", name.as_bytes());
+            assert_eq!(got, Ok(catalog.category("ec2.amazonaws.com", &name)));
+        }
+        assert_eq!(memo.known.len(), CategoryMemo::CAPACITY);
     }
 }

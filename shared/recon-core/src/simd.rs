@@ -25,6 +25,8 @@ pub(crate) struct JsonClasses {
     pub close: u64,
     /// `:`.
     pub colon: u64,
+    /// `e`, `d` and `s`: the last letters of the CloudTrail keys the scan looks for.
+    pub key_tail: u64,
 }
 
 /// One way of classifying the bytes of a block.
@@ -160,6 +162,10 @@ mod sse2 {
             out.open |= bits(_mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8)), k);
             out.close |= bits(_mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8)), k);
             out.colon |= bits(_mm_cmpeq_epi8(lane, _mm_set1_epi8(b':' as i8)), k);
+            let e = _mm_cmpeq_epi8(lane, _mm_set1_epi8(b'e' as i8));
+            let d = _mm_cmpeq_epi8(lane, _mm_set1_epi8(b'd' as i8));
+            let s = _mm_cmpeq_epi8(lane, _mm_set1_epi8(b's' as i8));
+            out.key_tail |= bits(_mm_or_si128(_mm_or_si128(e, d), s), k);
         }
         out
     }
@@ -249,6 +255,9 @@ mod avx512 {
             open: _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8(b'{' as i8)),
             close: _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8(b'}' as i8)),
             colon: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b':' as i8)),
+            key_tail: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'e' as i8))
+                | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'd' as i8))
+                | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b's' as i8)),
         }
     }
 
@@ -314,6 +323,8 @@ mod portable {
             out.open |= gather(equal(folded, b'{')) << (8 * i);
             out.close |= gather(equal(folded, b'}')) << (8 * i);
             out.colon |= gather(equal(word, b':')) << (8 * i);
+            let tail = equal(word, b'e') | equal(word, b'd') | equal(word, b's');
+            out.key_tail |= gather(tail) << (8 * i);
         }
         out
     }
@@ -364,6 +375,7 @@ mod tests {
                 b'{' | b'[' => classes.open |= bit,
                 b'}' | b']' => classes.close |= bit,
                 b':' => classes.colon |= bit,
+                b'e' | b'd' | b's' => classes.key_tail |= bit,
                 _ => {}
             }
             if b <= 0x20 {

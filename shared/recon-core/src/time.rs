@@ -32,7 +32,11 @@ impl Timestamp {
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM|±HHMM)`. Returns `None` for anything else.
     pub fn parse(s: &str) -> Option<Self> {
-        let b = s.as_bytes();
+        Self::parse_bytes(s.as_bytes())
+    }
+
+    /// [`Timestamp::parse`] on raw bytes (anything not ASCII is refused).
+    pub fn parse_bytes(b: &[u8]) -> Option<Self> {
         if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b' ') {
             return None;
         }

@@ -212,7 +212,7 @@ fn scan_record<C: Classes>(classes: C, buf: &[u8], start: usize) -> Scan<(usize,
     let mut blocks = Blocks::new(classes, buf, start);
     while let Some(block) = blocks.next() {
         let brackets = block.open | block.close;
-        let mut pending = block.colon | brackets;
+        let mut pending = block.key_colons | brackets;
         loop {
             let events = if depth == 1 {
                 pending
@@ -225,7 +225,7 @@ fn scan_record<C: Classes>(classes: C, buf: &[u8], start: usize) -> Scan<(usize,
             let bit = events.trailing_zeros();
             pending &= u64::MAX.checked_shl(bit + 1).unwrap_or(0);
             let at = block.base + bit as usize;
-            if block.colon >> bit & 1 == 1 {
+            if block.key_colons >> bit & 1 == 1 {
                 if let Some(slot) = wanted_key(buf, start, at) {
                     if !value_span(buf, at + 1, &block, slot, &mut spans) {
                         return Scan::Incomplete;
@@ -278,15 +278,23 @@ fn wanted_key(buf: &[u8], record_start: usize, colon: usize) -> Option<usize> {
     while close > record_start && matches!(buf[close], b' ' | b'\n' | b'\r' | b'\t') {
         close -= 1;
     }
-    // Every wanted name ends in `e`, `d` or `s`: most keys are passed over on one byte.
-    if buf[close] != b'"' || !matches!(buf.get(close.wrapping_sub(1)), Some(b'e' | b'd' | b's')) {
+    if buf[close] != b'"' {
         return None;
     }
-    let slot = WANTED.iter().position(|name| {
-        close
-            .checked_sub(name.len())
-            .is_some_and(|from| buf.get(from..close) == Some(name))
-    })?;
+    // The key's last byte picks the candidates; most keys are passed over on it.
+    let tail = |len: usize| close.checked_sub(len).and_then(|from| buf.get(from..close));
+    let slot = match buf.get(close.wrapping_sub(1))? {
+        b'e' => match tail(10)? {
+            b"\"eventName" => 0,
+            b"\"eventTime" => 2,
+            b"\"eventType" => 3,
+            _ if tail(12)? == WANTED[1] => 1,
+            _ => return None,
+        },
+        b'd' if tail(19)? == WANTED[4] => 4,
+        b's' if tail(16)? == WANTED[5] => 5,
+        _ => return None,
+    };
     let before = skip_ws_back(buf, record_start, close - WANTED[slot].len());
     matches!(buf[before], b'{' | b',').then_some(slot)
 }
@@ -350,8 +358,10 @@ struct Block {
     open: u64,
     /// `}` and `]` outside strings.
     close: u64,
-    /// `:` outside strings.
-    colon: u64,
+    /// `:` outside strings that may end a wanted key: all but those right after a quote that
+    /// follows a byte no wanted key ends in (the first two bytes of a block are kept, since
+    /// what precedes them lies in the previous block).
+    key_colons: u64,
     /// `\\`, anywhere.
     backslash: u64,
 }
@@ -394,12 +404,14 @@ impl<'a, C: Classes> Blocks<'a, C> {
         let quote = classes.quote & !simd::escaped(classes.backslash, &mut self.escape);
         let in_string = self.classes.prefix_xor(quote) ^ self.in_string;
         self.in_string = ((in_string as i64) >> 63) as u64;
+        let after_quote = (quote << 1) | 1;
+        let after_tail = (classes.key_tail << 2) | 3;
         let block = Block {
             base: self.base,
             quote,
             open: classes.open & !in_string,
             close: classes.close & !in_string,
-            colon: classes.colon & !in_string,
+            key_colons: classes.colon & !in_string & (!after_quote | after_tail),
             backslash: classes.backslash,
         };
         self.base += BLOCK;

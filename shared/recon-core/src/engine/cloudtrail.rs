@@ -77,20 +77,17 @@ impl Engine {
         }
         // Without these two the full parse finds the fallbacks (`@timestamp` in exports,
         // `userIdentity.accountId`, `--account-id`).
-        let time = f.event_time.and_then(|t| std::str::from_utf8(t).ok());
-        let account = f
-            .recipient_account_id
-            .and_then(|a| std::str::from_utf8(a).ok());
-        let (Some(time), Some(account)) = (time.and_then(Timestamp::parse), account) else {
+        let time = f.event_time.and_then(Timestamp::parse_bytes);
+        let account = f.recipient_account_id.filter(|a| a.is_ascii());
+        let (Some(time), Some(account)) = (time, account) else {
             return self.on_full_record(object, raw.bytes, report);
         };
         self.observe_account(account, time);
         let (Some(source), Some(name)) = (f.event_source, f.event_name) else {
             return Err("missing eventSource or eventName".into());
         };
-        let source = std::str::from_utf8(source).map_err(|_| "eventSource is not UTF-8")?;
-        let name = std::str::from_utf8(name).map_err(|_| "eventName is not UTF-8")?;
-        if self.catalog.category(source, name).is_none() {
+        let category = self.api_memo.category(self.catalog, source, name);
+        if category.map_err(|e| e.to_string())?.is_none() {
             return Ok(());
         }
         // Most categorised calls in a busy trail are AWS services' own (CloudTrail checking its
@@ -122,7 +119,7 @@ impl Engine {
             .or(self.config.account_id.as_deref())
             .map(str::to_owned);
         if let Some(a) = &account {
-            self.observe_account(a, time);
+            self.observe_account(a.as_bytes(), time);
         }
         let (Some(source), Some(name)) = (nonempty(&rec.event_source), nonempty(&rec.event_name))
         else {
@@ -169,10 +166,17 @@ impl Engine {
         }
     }
 
-    fn observe_account(&mut self, account: &str, time: Timestamp) {
-        match self.accounts.iter_mut().find(|(a, _)| a == account) {
+    fn observe_account(&mut self, account: &[u8], time: Timestamp) {
+        match self
+            .accounts
+            .iter_mut()
+            .find(|(a, _)| a.as_bytes() == account)
+        {
             Some((_, t)) => *t = (*t).min(time),
-            None => self.accounts.push((account.to_owned(), time)),
+            None => {
+                let account = String::from_utf8_lossy(account).into_owned();
+                self.accounts.push((account, time));
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ use std::fmt;
 
 pub use commit::CommitReport;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CategoryMemo};
 use crate::config::EngineConfig;
 use crate::detect::ip_caller::IpCallerDetector;
 use crate::detect::permissions::FirstCallTracker;
@@ -106,6 +106,7 @@ pub struct Engine {
     config: EngineConfig,
     intel: ThreatIntel,
     catalog: &'static Catalog,
+    api_memo: CategoryMemo,
     suppressions: Suppressions,
     limits: Limits,
     ip_callers: IpCallerDetector,
@@ -129,6 +130,7 @@ impl Engine {
             config,
             intel,
             catalog: Catalog::builtin(),
+            api_memo: CategoryMemo::default(),
             suppressions,
             limits: Limits::default(),
             ip_callers: IpCallerDetector::default(),
