@@ -11,9 +11,31 @@ use super::{Engine, ObjectRef, ObjectReport};
 use crate::detect::port_probe::Probe;
 use crate::detect::portscan::{Attempt, SubjectInfo};
 use crate::finding::Ec2Subject;
-use crate::flowlog::{initiator, Action, Direction, FlowLogReader, FlowRecord, Initiator};
+use crate::flowlog::{initiator, Action, Direction, Field, FlowLogReader, FlowRecord, Initiator};
 use crate::input::{account_from_key, Content, Opened};
 use crate::intel::is_reserved;
+
+/// The fields the detectors read; the other columns are skipped unparsed.
+const DETECTED: &[Field] = &[
+    Field::AccountId,
+    Field::InterfaceId,
+    Field::InstanceId,
+    Field::VpcId,
+    Field::SubnetId,
+    Field::Region,
+    Field::SrcAddr,
+    Field::DstAddr,
+    Field::PktSrcAddr,
+    Field::PktDstAddr,
+    Field::SrcPort,
+    Field::DstPort,
+    Field::Protocol,
+    Field::TcpFlags,
+    Field::Start,
+    Field::Action,
+    Field::LogStatus,
+    Field::FlowDirection,
+];
 
 /// Where the instance is in a record.
 struct Sides {
@@ -34,12 +56,13 @@ impl Engine {
         let hint = account_hint.as_deref();
         match opened.content {
             Content::Bytes(b) => {
-                let mut reader = FlowLogReader::new(std::io::Cursor::new(b));
+                let mut reader = FlowLogReader::new(std::io::Cursor::new(b)).keeping(DETECTED);
                 self.read_flows(object, &mut reader, hint, report);
                 self.scratch = reader.into_inner().into_inner();
             }
             Content::Stream(r) => {
-                self.read_flows(object, &mut FlowLogReader::new(r), hint, report);
+                let mut reader = FlowLogReader::new(r).keeping(DETECTED);
+                self.read_flows(object, &mut reader, hint, report);
             }
         }
     }

@@ -4,7 +4,7 @@ use std::io::{self, BufRead};
 
 use memchr::memchr;
 
-use super::field::Format;
+use super::field::{Field, Format};
 use super::parse::Bounds;
 use super::record::{parse_into, FlowRecord, RecordError};
 
@@ -59,6 +59,11 @@ impl LineError {
 pub struct FlowLogReader<R: BufRead> {
     inner: R,
     format: Format,
+    /// The fields parsed from each line, column by column: the format's, with the columns
+    /// outside [`keep`](Self::keep) replaced by [`Field::Unknown`] (skipped).
+    parsed: Vec<Field>,
+    /// The fields to parse; all when `None`.
+    keep: Option<&'static [Field]>,
     /// Lines that straddle the end of the reader's buffer are assembled here.
     buf: Vec<u8>,
     lines: u64,
@@ -111,6 +116,8 @@ impl<R: BufRead> FlowLogReader<R> {
     pub fn with_format(reader: R, format: Format) -> Self {
         let mut this = FlowLogReader {
             inner: reader,
+            parsed: format.columns().to_vec(),
+            keep: None,
             format,
             buf: Vec::new(),
             lines: 0,
@@ -121,6 +128,29 @@ impl<R: BufRead> FlowLogReader<R> {
         };
         this.pending = Some(this.advance());
         this
+    }
+
+    /// Parses only `fields` from each line: the other fields of returned records stay `None`
+    /// and their columns are neither parsed nor checked (every line must still have the
+    /// format's number of columns). For a reader that needs a few fields of a wide format.
+    pub fn keeping(mut self, fields: &'static [Field]) -> Self {
+        self.keep = Some(fields);
+        self.project();
+        self
+    }
+
+    /// Recomputes [`parsed`](Self::parsed) from the format and the fields kept.
+    fn project(&mut self) {
+        let keep = self.keep;
+        let kept = |f: &Field| keep.is_none_or(|k| k.contains(f));
+        self.parsed.clear();
+        self.parsed.extend(self.format.columns().iter().map(|f| {
+            if kept(f) {
+                *f
+            } else {
+                Field::Unknown
+            }
+        }));
     }
 
     /// The format records are currently parsed in.
@@ -166,7 +196,7 @@ impl<R: BufRead> FlowLogReader<R> {
             Err(e) => return Some((line_no, Err(e))),
         };
         let mut record = FlowRecord::default();
-        match parse_into(line, &self.format, &mut record, &mut self.bounds) {
+        match parse_into(line, &self.parsed, &mut record, &mut self.bounds) {
             Ok(()) => Some((line_no, Ok(record))),
             Err(e) => Some((line_no, Err(malformed(line_no, &e)))),
         }
@@ -219,6 +249,7 @@ impl<R: BufRead> FlowLogReader<R> {
                     tracing::debug!(line = line_no, columns = format.len(), "flow-log format");
                 }
                 self.format = format;
+                self.project();
                 Ok(())
             }
             Err(reason) => Err(LineError::new(

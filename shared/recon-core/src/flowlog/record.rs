@@ -192,16 +192,17 @@ pub enum RecordError {
 /// invalid.
 pub fn parse_record<'a>(line: &'a [u8], format: &Format) -> Result<FlowRecord<'a>, RecordError> {
     let mut record = FlowRecord::default();
-    parse_into(line, format, &mut record, &mut Bounds::new())?;
+    parse_into(line, format.columns(), &mut record, &mut Bounds::new())?;
     Ok(record)
 }
 
 /// [`parse_record`] into `record`, which must start out empty (all `None`), with `bounds` as
-/// scratch space.
+/// scratch space, for the columns of a format (or a projection of one: see
+/// [`FlowLogReader::keeping`](super::FlowLogReader::keeping)).
 #[inline]
 pub(crate) fn parse_into<'a>(
     line: &'a [u8],
-    format: &Format,
+    fields: &[Field],
     record: &mut FlowRecord<'a>,
     bounds: &mut Bounds,
 ) -> Result<(), RecordError> {
@@ -211,7 +212,6 @@ pub(crate) fn parse_into<'a>(
     let text = std::str::from_utf8(line).map_err(|e| RecordError::NotUtf8 {
         offset: e.valid_up_to(),
     })?;
-    let fields = format.columns();
     let columns = bounds.split(text, fields.len());
     // Columns before a `#` comment; one quick scan shows that most lines have none.
     let mut found = columns.len();
@@ -258,6 +258,7 @@ impl<'a> FlowRecord<'a> {
     #[inline(always)]
     fn set(&mut self, field: Field, c: &Columns<'a, '_>, i: usize) -> Result<(), Invalid> {
         match field {
+            Field::Unknown => {}
             Field::Version => self.version = number(c, i)?,
             Field::SrcAddr => self.srcaddr = c.ip(i)?,
             Field::DstAddr => self.dstaddr = c.ip(i)?,

@@ -302,6 +302,45 @@ eni-0a1b2c3d4e5f60718 203.0.113.5 10.0.0.8 9300 2 ingress
 }
 
 #[test]
+fn a_projection_parses_only_the_fields_kept_and_still_counts_columns() {
+    const KEPT: &[Field] = &[Field::SrcAddr, Field::DstPort, Field::Action];
+    let text = "\
+version srcaddr dstport bytes action
+2 198.51.100.7 443 not-a-number ACCEPT
+2 198.51.100.8 22 100
+version srcaddr bytes dstport action
+2 198.51.100.9 100 8080 REJECT
+";
+    let mut reader = FlowLogReader::new(text.as_bytes()).keeping(KEPT);
+    let first = reader.next_record().and_then(Result::ok);
+    let first = first.map(|r| (r.srcaddr, r.dstport, r.action, r.bytes, r.version));
+    assert_eq!(
+        first,
+        Some((
+            ip("198.51.100.7"),
+            Some(443),
+            Some(Action::Accept),
+            None,
+            None
+        )),
+        "kept fields parsed, the others left unparsed and unchecked"
+    );
+    let short = reader.next_record().and_then(Result::err);
+    assert_eq!(
+        short.map(|e| (e.line, e.kind)),
+        Some((3, LineErrorKind::Malformed))
+    );
+    // The header in mid-file moves `dstport`: the projection follows it.
+    let third = reader.next_record().and_then(Result::ok);
+    let third = third.map(|r| (r.dstport, r.action, r.bytes));
+    assert_eq!(third, Some((Some(8080), Some(Action::Reject), None)));
+    assert!(reader.next_record().is_none());
+    // Without the projection the same bad column is an error.
+    let (_, errors) = read_all(text.as_bytes());
+    assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 3]);
+}
+
+#[test]
 fn bad_header_is_reported_once() {
     let text = "srcaddr srcaddr dstaddr\n192.0.2.1 198.51.100.2 50000 22 6 20 40 1 2 ACCEPT OK\n";
     let (records, errors) = read_all(text.as_bytes());
