@@ -2,8 +2,9 @@
 //! JSON structure (CloudTrail) and column separators (flow logs).
 //!
 //! A scanner is written once, generic over [`Classes`], and run through [`with_best`], which
-//! picks the implementation once per call from what the processor offers: AVX-512BW (with
-//! PCLMULQDQ) where the processor and the OS support it, else SSE2 on x86_64 (part of its baseline), else portable
+//! picks the implementation once per call from what the processor offers: AVX-512BW or AVX2
+//! (each with PCLMULQDQ) where the processor and the OS support them, else SSE2 on x86_64 (part
+//! of its baseline), else portable
 //! word-at-a-time arithmetic. All of them give the same bits for every input (the tests compare
 //! them byte by byte). The vector loads and the call into the AVX-512 build of a scanner are
 //! this module's only `unsafe` code.
@@ -62,6 +63,12 @@ pub(crate) fn with_best<S: Scanner>(scanner: S) -> S::Output {
             // SAFETY: the processor and the OS support AVX-512F, AVX-512BW and PCLMULQDQ (just
             // checked).
             return unsafe { avx512::run(scanner) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
+        {
+            // SAFETY: the processor and the OS support AVX2 and PCLMULQDQ (just checked).
+            return unsafe { avx2::run(scanner) };
         }
         scanner.run(sse2::Sse2)
     }
@@ -187,10 +194,10 @@ mod sse2 {
 mod avx512 {
     use std::arch::x86_64::{
         __m512i, _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask, _mm512_loadu_si512,
-        _mm512_or_si512, _mm512_set1_epi8, _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set1_epi8,
-        _mm_set_epi64x,
+        _mm512_or_si512, _mm512_set1_epi8,
     };
 
+    use super::clmul::prefix_xor;
     use super::{Classes, JsonClasses, Scanner, BLOCK};
 
     /// AVX-512BW: a whole block per instruction, compared straight into a mask.
@@ -229,14 +236,6 @@ mod avx512 {
         }
     }
 
-    /// Multiplying by all ones without carries XORs every bit into all the bits above it.
-    #[inline]
-    #[target_feature(enable = "pclmulqdq")]
-    fn prefix_xor(bits: u64) -> u64 {
-        let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, bits as i64), _mm_set1_epi8(-1), 0);
-        _mm_cvtsi128_si64(product) as u64
-    }
-
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw")]
     fn load(block: &[u8; BLOCK]) -> __m512i {
@@ -265,6 +264,131 @@ mod avx512 {
     #[target_feature(enable = "avx512f,avx512bw")]
     fn separators(block: &[u8; BLOCK]) -> u64 {
         _mm512_cmple_epu8_mask(load(block), _mm512_set1_epi8(0x20))
+    }
+}
+
+/// The carry-less multiplication shared by the AVX-512 and AVX2 builds.
+#[cfg(target_arch = "x86_64")]
+mod clmul {
+    use std::arch::x86_64::{
+        _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set1_epi8, _mm_set_epi64x,
+    };
+
+    /// [`super::prefix_xor`]: multiplying by all ones without carries XORs every bit into all
+    /// the bits above it.
+    #[inline]
+    #[target_feature(enable = "pclmulqdq")]
+    pub(super) fn prefix_xor(bits: u64) -> u64 {
+        let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, bits as i64), _mm_set1_epi8(-1), 0);
+        _mm_cvtsi128_si64(product) as u64
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_set1_epi8,
+    };
+
+    use super::clmul::prefix_xor;
+    use super::{Classes, JsonClasses, Scanner, BLOCK};
+
+    /// AVX2: a block in two 32-byte lanes.
+    #[derive(Clone, Copy)]
+    struct Avx2 {
+        /// Only [`run`] makes one, after the processor was checked.
+        _checked: (),
+    }
+
+    /// Runs `scanner` compiled for AVX2.
+    ///
+    /// # Safety
+    /// The processor and the OS must support AVX2 and PCLMULQDQ.
+    #[target_feature(enable = "avx2,pclmulqdq")]
+    pub(super) unsafe fn run<S: Scanner>(scanner: S) -> S::Output {
+        scanner.run(Avx2 { _checked: () })
+    }
+
+    impl Classes for Avx2 {
+        #[inline(always)]
+        fn json(self, block: &[u8; BLOCK]) -> JsonClasses {
+            // SAFETY: an `Avx2` exists only inside `run`, whose caller checked the processor.
+            unsafe { json_classes(block) }
+        }
+
+        #[inline(always)]
+        fn separators(self, block: &[u8; BLOCK]) -> u64 {
+            // SAFETY: as above.
+            unsafe { separators(block) }
+        }
+
+        #[inline(always)]
+        fn prefix_xor(self, bits: u64) -> u64 {
+            // SAFETY: as above.
+            unsafe { prefix_xor(bits) }
+        }
+    }
+
+    /// The two 32-byte lanes of `block`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn lanes(block: &[u8; BLOCK]) -> [__m256i; 2] {
+        // SAFETY: the loads read 32 bytes at offsets 0 and 32 of a 64-byte array; `loadu` has
+        // no alignment requirement.
+        std::array::from_fn(|k| unsafe { _mm256_loadu_si256(block.as_ptr().add(32 * k).cast()) })
+    }
+
+    /// The 32 high bits of `lane` as bits `32 * k ..` of a mask.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn bits(lane: __m256i, k: usize) -> u64 {
+        u64::from(_mm256_movemask_epi8(lane) as u32) << (32 * k)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn json_classes(block: &[u8; BLOCK]) -> JsonClasses {
+        let mut out = JsonClasses::default();
+        for (k, lane) in lanes(block).into_iter().enumerate() {
+            let eq = |byte: u8| _mm256_cmpeq_epi8(lane, _mm256_set1_epi8(byte as i8));
+            let folded = _mm256_or_si256(lane, _mm256_set1_epi8(0x20));
+            out.quote |= bits(eq(b'"'), k);
+            out.backslash |= bits(eq(b'\\'), k);
+            out.open |= bits(_mm256_cmpeq_epi8(folded, _mm256_set1_epi8(b'{' as i8)), k);
+            out.close |= bits(_mm256_cmpeq_epi8(folded, _mm256_set1_epi8(b'}' as i8)), k);
+            out.colon |= bits(eq(b':'), k);
+            let tail = _mm256_or_si256(_mm256_or_si256(eq(b'e'), eq(b'd')), eq(b's'));
+            out.key_tail |= bits(tail, k);
+        }
+        out
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn separators(block: &[u8; BLOCK]) -> u64 {
+        let mut out = 0;
+        for (k, lane) in lanes(block).into_iter().enumerate() {
+            let low = _mm256_cmpeq_epi8(_mm256_min_epu8(lane, _mm256_set1_epi8(0x20)), lane);
+            out |= bits(low, k);
+        }
+        out
+    }
+
+    /// The classes of `block`, for the tests, when the processor has AVX2.
+    #[cfg(test)]
+    pub(super) fn classify_for_tests(block: &[u8; BLOCK]) -> Option<(JsonClasses, u64)> {
+        struct Classify<'a>(&'a [u8; BLOCK]);
+        impl Scanner for Classify<'_> {
+            type Output = (JsonClasses, u64);
+            fn run<C: Classes>(self, classes: C) -> Self::Output {
+                (classes.json(self.0), classes.separators(self.0))
+            }
+        }
+        let supported = std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("pclmulqdq");
+        // SAFETY: the features were just checked.
+        supported.then(|| unsafe { run(Classify(block)) })
     }
 }
 
@@ -357,7 +481,12 @@ mod tests {
             portable::Portable.separators(block),
         )];
         #[cfg(target_arch = "x86_64")]
-        out.push(("sse2", sse2::Sse2.json(block), sse2::Sse2.separators(block)));
+        {
+            out.push(("sse2", sse2::Sse2.json(block), sse2::Sse2.separators(block)));
+            if let Some((json, seps)) = avx2::classify_for_tests(block) {
+                out.push(("avx2", json, seps));
+            }
+        }
         let (json, seps) = with_best(Classify(block));
         out.push(("best", json, seps));
         out
