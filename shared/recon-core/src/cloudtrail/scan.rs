@@ -584,4 +584,181 @@ mod tests {
             );
         }
     }
+
+    /// A small deterministic generator (xorshift).
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[self.below(items.len())]
+        }
+    }
+
+    /// White space as JSON writers put it: none, a space, or a new line and an indent.
+    fn ws(rng: &mut Rng) -> &'static str {
+        ["", "", "", " ", "\n  ", "\t"][rng.below(6)]
+    }
+
+    /// A JSON string whose text may hold escapes, quotes, colons and brackets.
+    fn string(rng: &mut Rng) -> String {
+        let parts = [
+            "a",
+            "Describe",
+            ":",
+            "{",
+            "}",
+            "[",
+            "]",
+            ",",
+            "\\\"",
+            "\\\\",
+            "\\u0041",
+            "é",
+            "\\n",
+            "\"eventName\":",
+            " ",
+            "x",
+        ];
+        let len = rng.below(6);
+        let mut out = String::from("\"");
+        for _ in 0..len {
+            // Raw quotes are not allowed inside a string: keep only the escaped forms.
+            let part = rng.pick(&parts);
+            out.push_str(if part.contains('"') && !part.starts_with('\\') {
+                "q"
+            } else {
+                part
+            });
+        }
+        out.push('"');
+        out
+    }
+
+    /// A random JSON value nested at most `depth` levels.
+    fn value(rng: &mut Rng, depth: usize) -> String {
+        match rng.below(if depth == 0 { 4 } else { 6 }) {
+            0 => string(rng),
+            1 => rng
+                .pick(&["0", "-12.5e3", "true", "false", "null", "1234567890"])
+                .to_owned(),
+            2 | 3 => string(rng),
+            4 => {
+                let items: Vec<String> = (0..rng.below(4)).map(|_| value(rng, depth - 1)).collect();
+                let sep = format!("{},{}", ws(rng), ws(rng));
+                format!("[{}{}{}]", ws(rng), items.join(&sep), ws(rng))
+            }
+            _ => object(rng, depth - 1, false),
+        }
+    }
+
+    /// A random object; at the top level its keys are unique and include wanted ones.
+    fn object(rng: &mut Rng, depth: usize, top: bool) -> String {
+        let keys = [
+            "eventName",
+            "eventSource",
+            "eventTime",
+            "eventType",
+            "recipientAccountId",
+            "sourceIPAddress",
+            "eventVersion",
+            "userIdentity",
+            "requestParameters",
+            "readOnly",
+            "errorCode",
+            "eventIDs",
+            "k\\\"eventName",
+            "sourceIPAddresses",
+            "xeventName",
+        ];
+        let mut used = Vec::new();
+        let mut members = Vec::new();
+        for _ in 0..rng.below(9) {
+            let key = rng.pick(&keys);
+            if top && used.contains(&key) {
+                continue;
+            }
+            used.push(key);
+            members.push(format!(
+                "\"{key}\"{}:{}{}",
+                ws(rng),
+                ws(rng),
+                value(rng, depth)
+            ));
+        }
+        let sep = format!("{},{}", ws(rng), ws(rng));
+        format!("{{{}{}{}}}", ws(rng), members.join(&sep), ws(rng))
+    }
+
+    /// The fields and full-parse flag serde_json sees in `record`, with exact positions.
+    fn serde_view(record: &str) -> (Vec<Option<(usize, usize)>>, bool) {
+        use serde_json::value::RawValue;
+        let map: std::collections::HashMap<String, &RawValue> =
+            serde_json::from_str(record).unwrap_or_default();
+        let mut full = false;
+        let spans = WANTED
+            .iter()
+            .map(|name| {
+                let key = std::str::from_utf8(&name[1..]).unwrap_or_default();
+                let raw = map.get(key)?.get();
+                let at = raw.as_ptr() as usize - record.as_ptr() as usize;
+                if raw == "null" {
+                    None
+                } else if raw.starts_with('"') && !raw.contains('\\') {
+                    Some((at + 1, at + raw.len() - 1))
+                } else {
+                    full = true;
+                    None
+                }
+            })
+            .collect();
+        (spans, full)
+    }
+
+    #[test]
+    fn agrees_with_serde_on_random_records() {
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        let mut checked = 0;
+        for _ in 0..4_000 {
+            let record = object(&mut rng, 3, true);
+            if serde_json::from_str::<serde_json::Value>(&record).is_err() {
+                continue;
+            }
+            checked += 1;
+            let (want, full) = serde_view(&record);
+            let pad = rng.below(2 * BLOCK);
+            let mut buf = " ".repeat(pad).into_bytes();
+            buf.extend_from_slice(record.as_bytes());
+            buf.extend_from_slice(b",{}");
+            let Scan::Complete((end, spans)) = record_fields(&buf, pad) else {
+                panic!("not complete: {record}");
+            };
+            assert_eq!(end, pad + record.len(), "{record}");
+            let spans = spans.shifted(pad);
+            let got: Vec<Option<(usize, usize)>> = spans.spans.to_vec();
+            assert_eq!(got, want, "{record}");
+            assert_eq!(spans.needs_full_parse, full, "{record}");
+            // Every cut before the end is incomplete, never a wrong answer.
+            let cut = pad + rng.below(record.len());
+            assert_eq!(
+                record_fields(&buf[..cut], pad),
+                Scan::Incomplete,
+                "{record}"
+            );
+        }
+        assert!(
+            checked > 3_000,
+            "only {checked} generated records were valid JSON"
+        );
+    }
 }
