@@ -366,6 +366,14 @@ struct Block {
     backslash: u64,
 }
 
+/// The last, partial block of a buffer, padded with spaces (which are in no class).
+#[cold]
+fn padded(rest: &[u8]) -> [u8; BLOCK] {
+    let mut block = [b' '; BLOCK];
+    block[..rest.len()].copy_from_slice(rest);
+    block
+}
+
 /// The blocks of a buffer from an offset that is outside any string.
 struct Blocks<'a, C> {
     classes: C,
@@ -392,15 +400,10 @@ impl<'a, C: Classes> Blocks<'a, C> {
     #[inline(always)]
     fn next(&mut self) -> Option<Block> {
         let rest = self.buf.get(self.base..).filter(|r| !r.is_empty())?;
-        let mut padded = [b' '; BLOCK];
-        let bytes: &[u8; BLOCK] = match rest.first_chunk() {
-            Some(full) => full,
-            None => {
-                padded[..rest.len()].copy_from_slice(rest);
-                &padded
-            }
+        let classes = match rest.first_chunk() {
+            Some(full) => self.classes.json(full),
+            None => self.classes.json(&padded(rest)),
         };
-        let classes = self.classes.json(bytes);
         let quote = classes.quote & !simd::escaped(classes.backslash, &mut self.escape);
         let in_string = self.classes.prefix_xor(quote) ^ self.in_string;
         self.in_string = ((in_string as i64) >> 63) as u64;

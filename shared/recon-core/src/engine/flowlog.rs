@@ -15,8 +15,8 @@ use crate::flowlog::{initiator, Action, Direction, Field, FlowLogReader, FlowRec
 use crate::input::{account_from_key, Content, Opened};
 use crate::intel::is_reserved;
 
-/// The fields the detectors read; the other columns are skipped unparsed.
-const DETECTED: &[Field] = &[
+/// The flow-log fields the detectors read; the engine skips the other columns unparsed.
+pub const FLOW_FIELDS: &[Field] = &[
     Field::AccountId,
     Field::InterfaceId,
     Field::InstanceId,
@@ -56,12 +56,12 @@ impl Engine {
         let hint = account_hint.as_deref();
         match opened.content {
             Content::Bytes(b) => {
-                let mut reader = FlowLogReader::new(std::io::Cursor::new(b)).keeping(DETECTED);
+                let mut reader = FlowLogReader::new(std::io::Cursor::new(b)).keeping(FLOW_FIELDS);
                 self.read_flows(object, &mut reader, hint, report);
                 self.scratch = reader.into_inner().into_inner();
             }
             Content::Stream(r) => {
-                let mut reader = FlowLogReader::new(r).keeping(DETECTED);
+                let mut reader = FlowLogReader::new(r).keeping(FLOW_FIELDS);
                 self.read_flows(object, &mut reader, hint, report);
             }
         }

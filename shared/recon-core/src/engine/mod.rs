@@ -13,6 +13,7 @@ mod flowlog;
 use std::fmt;
 
 pub use commit::CommitReport;
+pub use flowlog::FLOW_FIELDS;
 
 use crate::catalog::{Catalog, CategoryMemo};
 use crate::config::EngineConfig;
