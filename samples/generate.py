@@ -17,10 +17,14 @@ The story (all addresses are documentation addresses):
   DescribeInstances (denied first), DescribeSecurityGroups, DescribeRouteTables.
 - Day 9, 14:03: the instance role's credentials, taken off the web server, are used from
   203.0.113.50 (on the custom threat list) to call DescribeSecurityGroups for the first time.
+- Day 10, 07:48: admin's session is used from 198.51.100.66, an anonymising proxy on the
+  managed threat list, for DescribeInstances: a call admin makes every day, so it is not new,
+  but the address is listed.
 
 With the default 7-day learning period, `recon scan` reports TorIPCaller, UserPermissions,
 ResourcePermissions and NetworkPermissions for build-bot, MaliciousIPCaller.Custom and a High
-NetworkPermissions for the instance role, and nothing for the daily routine.
+NetworkPermissions for the instance role, MaliciousIPCaller for admin (with the managed list
+given), and nothing for the daily routine.
 """
 
 import gzip
@@ -41,6 +45,7 @@ BUILD_IP = "192.0.2.41"
 WEB_SERVER_IP = "192.0.2.120"
 TOR_EXIT_IP = "198.51.100.23"
 BAD_HOST_IP = "203.0.113.50"
+PROXY_IP = "198.51.100.66"  # inside 198.51.100.64/28 on the managed list
 
 CLI_AGENT = "aws-cli/2.15.30 Python/3.11.8 Linux/6.5.0-1014-aws exe/x86_64.ubuntu.22 prompt/off"
 CI_AGENT = "aws-sdk-js/3.540.0 ua/2.0 os/linux#6.5.0 lang/js md/nodejs#20.11.1 api/cloudformation"
@@ -301,6 +306,12 @@ def attack():
     return out
 
 
+def proxy_visit():
+    """Day 10: admin's everyday DescribeInstances, but from an address on the managed list."""
+    return [record(ADMIN, "ec2.amazonaws.com", "DescribeInstances", stamp(10, 7, 48, 31),
+                   PROXY_IP, ATTACKER_AGENT, {"maxResults": 1000})]
+
+
 # Files -----------------------------------------------------------------------------------------
 
 
@@ -321,7 +332,7 @@ def write_trail():
     for day in range(1, 11):
         events += web_day(day) + service_noise(day) + admin_day(day) + build_bot_day(day)
         events += ci_run(day, 10, 4000 + day * 2) + ci_run(day, 16, 4001 + day * 2)
-    events += attack()
+    events += attack() + proxy_visit()
     files = {}
     for e in events:
         day = int(e["eventTime"][8:10])
@@ -395,6 +406,14 @@ LISTS = {
         BAD_HOST_IP,
         "198.51.100.128/25",
         "2001:db8:bad::/48",
+    ]) + "\n",
+    # FireHOL's netset format, as a managed list (`--threat-list`) would come.
+    "managed-threats.netset": "\n".join([
+        "#",
+        "# managed-threats: anonymising proxies and known scanners (sample, FireHOL netset format)",
+        "#",
+        "198.51.100.64/28",
+        "203.0.113.240/29",
     ]) + "\n",
     "trusted.txt": "\n".join([
         "# Trusted addresses: the office and CI egress range. A trusted address never raises",

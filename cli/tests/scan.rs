@@ -431,7 +431,7 @@ fn workspace_root() -> PathBuf {
 }
 
 #[test]
-fn the_bundled_samples_raise_the_five_expected_types_with_the_readme_command() {
+fn the_bundled_samples_raise_all_eight_types_with_the_readme_command() {
     let state = tempfile::tempdir().expect("temp dir");
     let out = recon_in(
         &workspace_root(),
@@ -441,6 +441,8 @@ fn the_bundled_samples_raise_the_five_expected_types_with_the_readme_command() {
             Fixture::path(state.path()),
             "--tor-exits",
             "samples/lists/tor-exits.txt",
+            "--threat-list",
+            "samples/lists/managed-threats.netset",
             "--custom-threat-list",
             "samples/lists/custom-threats.txt",
             "--trusted-ips",
@@ -452,6 +454,7 @@ fn the_bundled_samples_raise_the_five_expected_types_with_the_readme_command() {
     let text = stdout(&out);
     for t in [
         "Recon:IAMUser/TorIPCaller",
+        "Recon:IAMUser/MaliciousIPCaller ",
         "Recon:IAMUser/MaliciousIPCaller.Custom",
         "Recon:IAMUser/UserPermissions",
         "Recon:IAMUser/ResourcePermissions",
@@ -467,9 +470,16 @@ fn the_bundled_samples_raise_the_five_expected_types_with_the_readme_command() {
             && l.contains("role/web-app-role")
     });
     assert!(high_network, "the instance role's finding is High:\n{text}");
-    for quiet in ["user/admin", "role/ci-deploy", "AWSServiceRole"] {
+    for quiet in ["role/ci-deploy", "AWSServiceRole"] {
         assert!(!text.contains(quiet), "{quiet} must raise nothing:\n{text}");
     }
+    // admin's daily calls are never new; only the one from a listed proxy is reported.
+    let admin: Vec<&str> = text.lines().filter(|l| l.contains("user/admin")).collect();
+    assert_eq!(admin.len(), 1, "{text}");
+    assert!(
+        admin[0].contains("Recon:IAMUser/MaliciousIPCaller "),
+        "{text}"
+    );
     assert!(stderr(&out).contains("0 malformed"), "{}", stderr(&out));
 }
 
@@ -487,6 +497,8 @@ fn the_bundled_samples_as_asff_name_the_attackers_and_nothing_else() {
             Fixture::path(state.path()),
             "--tor-exits",
             "samples/lists/tor-exits.txt",
+            "--threat-list",
+            "samples/lists/managed-threats.netset",
             "--custom-threat-list",
             "samples/lists/custom-threats.txt",
             "--trusted-ips",
@@ -498,7 +510,15 @@ fn the_bundled_samples_as_asff_name_the_attackers_and_nothing_else() {
     );
     let findings = asff_findings(&out);
     assert!(stderr(&out).contains("0 suppressed"), "{}", stderr(&out));
-    assert_eq!(findings.len(), 8, "{}", stdout(&out));
+    assert_eq!(findings.len(), 9, "{}", stdout(&out));
+    let proxy = finding(&findings, "Recon:IAMUser/MaliciousIPCaller", "user/admin");
+    let indicator = &proxy["ThreatIntelIndicators"][0];
+    assert_eq!(indicator["Value"], json!("198.51.100.66"));
+    let listed = indicator.to_string();
+    assert!(
+        listed.contains("managed-threats"),
+        "the list is named: {listed}"
+    );
     let tor = finding(&findings, "Recon:IAMUser/TorIPCaller", "user/build-bot");
     assert_eq!(tor["ThreatIntelIndicators"][0]["Value"], json!(TOR_IP));
     let custom = finding(
