@@ -327,8 +327,8 @@ fn value_span(buf: &[u8], from: usize, block: &Block, slot: usize, spans: &mut K
         return true;
     }
     // The closing quote from the block's masks when it lies in this block, else by search.
-    let offset = open + 1 - block.base;
-    let later = u64::MAX.checked_shl(offset as u32).unwrap_or(0);
+    let offset = u32::try_from(open + 1 - block.base).unwrap_or(u32::MAX);
+    let later = u64::MAX.checked_shl(offset).unwrap_or(0);
     let quote = block.quote & later;
     let (end, escaped) = if quote != 0 {
         let end = block.base + quote.trailing_zeros() as usize;
@@ -358,9 +358,9 @@ struct Block {
     open: u64,
     /// `}` and `]` outside strings.
     close: u64,
-    /// `:` outside strings that may end a wanted key: all but those right after a quote that
-    /// follows a byte no wanted key ends in (the first two bytes of a block are kept, since
-    /// what precedes them lies in the previous block).
+    /// `:` outside strings, less those that cannot end a wanted key: a colon right after a
+    /// quote whose preceding byte is not `e`, `d` or `s`. Colons in a block's first two bytes
+    /// are kept, since what precedes them lies in the previous block.
     key_colons: u64,
     /// `\\`, anywhere.
     backslash: u64,
