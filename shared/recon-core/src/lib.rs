@@ -26,4 +26,6 @@ pub mod intel;
 mod simd;
 pub mod store;
 pub mod suppress;
+#[cfg(test)]
+mod testing;
 pub mod time;

@@ -190,6 +190,66 @@ mod sse2 {
     }
 }
 
+/// Declares, inside a tier's module, the tier's token type, its `run` (the entry point compiled
+/// for the tier's features) and its [`Classes`] over the module's `json_classes`, `separators`
+/// and `prefix_xor`. Only `run` makes a token, so holding one proves the features were checked.
+#[cfg(target_arch = "x86_64")]
+macro_rules! vector_tier {
+    ($(#[$doc:meta])* $tier:ident, $features:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        struct $tier {
+            _checked: (),
+        }
+
+        /// Runs `scanner` compiled for this tier.
+        ///
+        /// # Safety
+        /// The processor and the OS must support every feature the tier enables.
+        #[target_feature(enable = $features)]
+        pub(super) unsafe fn run<S: Scanner>(scanner: S) -> S::Output {
+            scanner.run($tier { _checked: () })
+        }
+
+        impl Classes for $tier {
+            #[inline(always)]
+            fn json(self, block: &[u8; BLOCK]) -> JsonClasses {
+                // SAFETY: a token exists only inside `run`, whose caller checked the processor.
+                unsafe { json_classes(block) }
+            }
+
+            #[inline(always)]
+            fn separators(self, block: &[u8; BLOCK]) -> u64 {
+                // SAFETY: as above.
+                unsafe { separators(block) }
+            }
+
+            #[inline(always)]
+            fn prefix_xor(self, bits: u64) -> u64 {
+                // SAFETY: as above.
+                unsafe { prefix_xor(bits) }
+            }
+        }
+    };
+}
+
+/// The carry-less multiplication shared by the AVX-512 and AVX2 builds.
+#[cfg(target_arch = "x86_64")]
+mod clmul {
+    use std::arch::x86_64::{
+        _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set1_epi8, _mm_set_epi64x,
+    };
+
+    /// [`super::prefix_xor`]: multiplying by all ones without carries XORs every bit into all
+    /// the bits above it.
+    #[inline]
+    #[target_feature(enable = "pclmulqdq")]
+    pub(super) fn prefix_xor(bits: u64) -> u64 {
+        let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, bits as i64), _mm_set1_epi8(-1), 0);
+        _mm_cvtsi128_si64(product) as u64
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use std::arch::x86_64::{
@@ -200,41 +260,11 @@ mod avx512 {
     use super::clmul::prefix_xor;
     use super::{Classes, JsonClasses, Scanner, BLOCK};
 
-    /// AVX-512BW: a whole block per instruction, compared straight into a mask.
-    #[derive(Clone, Copy)]
-    struct Avx512 {
-        /// Only [`run`] makes one, after the processor was checked.
-        _checked: (),
-    }
-
-    /// Runs `scanner` compiled for AVX-512.
-    ///
-    /// # Safety
-    /// The processor and the OS must support AVX-512F, AVX-512BW and PCLMULQDQ.
-    #[target_feature(enable = "avx512f,avx512bw,pclmulqdq")]
-    pub(super) unsafe fn run<S: Scanner>(scanner: S) -> S::Output {
-        scanner.run(Avx512 { _checked: () })
-    }
-
-    impl Classes for Avx512 {
-        #[inline(always)]
-        fn json(self, block: &[u8; BLOCK]) -> JsonClasses {
-            // SAFETY: an `Avx512` exists only inside `run`, whose caller checked the processor.
-            unsafe { json_classes(block) }
-        }
-
-        #[inline(always)]
-        fn separators(self, block: &[u8; BLOCK]) -> u64 {
-            // SAFETY: as above.
-            unsafe { separators(block) }
-        }
-
-        #[inline(always)]
-        fn prefix_xor(self, bits: u64) -> u64 {
-            // SAFETY: as above.
-            unsafe { prefix_xor(bits) }
-        }
-    }
+    vector_tier!(
+        /// AVX-512BW: a whole block per instruction, compared straight into a mask.
+        Avx512,
+        "avx512f,avx512bw,pclmulqdq"
+    );
 
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw")]
@@ -267,23 +297,6 @@ mod avx512 {
     }
 }
 
-/// The carry-less multiplication shared by the AVX-512 and AVX2 builds.
-#[cfg(target_arch = "x86_64")]
-mod clmul {
-    use std::arch::x86_64::{
-        _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set1_epi8, _mm_set_epi64x,
-    };
-
-    /// [`super::prefix_xor`]: multiplying by all ones without carries XORs every bit into all
-    /// the bits above it.
-    #[inline]
-    #[target_feature(enable = "pclmulqdq")]
-    pub(super) fn prefix_xor(bits: u64) -> u64 {
-        let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, bits as i64), _mm_set1_epi8(-1), 0);
-        _mm_cvtsi128_si64(product) as u64
-    }
-}
-
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use std::arch::x86_64::{
@@ -294,41 +307,11 @@ mod avx2 {
     use super::clmul::prefix_xor;
     use super::{Classes, JsonClasses, Scanner, BLOCK};
 
-    /// AVX2: a block in two 32-byte lanes.
-    #[derive(Clone, Copy)]
-    struct Avx2 {
-        /// Only [`run`] makes one, after the processor was checked.
-        _checked: (),
-    }
-
-    /// Runs `scanner` compiled for AVX2.
-    ///
-    /// # Safety
-    /// The processor and the OS must support AVX2 and PCLMULQDQ.
-    #[target_feature(enable = "avx2,pclmulqdq")]
-    pub(super) unsafe fn run<S: Scanner>(scanner: S) -> S::Output {
-        scanner.run(Avx2 { _checked: () })
-    }
-
-    impl Classes for Avx2 {
-        #[inline(always)]
-        fn json(self, block: &[u8; BLOCK]) -> JsonClasses {
-            // SAFETY: an `Avx2` exists only inside `run`, whose caller checked the processor.
-            unsafe { json_classes(block) }
-        }
-
-        #[inline(always)]
-        fn separators(self, block: &[u8; BLOCK]) -> u64 {
-            // SAFETY: as above.
-            unsafe { separators(block) }
-        }
-
-        #[inline(always)]
-        fn prefix_xor(self, bits: u64) -> u64 {
-            // SAFETY: as above.
-            unsafe { prefix_xor(bits) }
-        }
-    }
+    vector_tier!(
+        /// AVX2: a block in two 32-byte lanes.
+        Avx2,
+        "avx2,pclmulqdq"
+    );
 
     /// The two 32-byte lanes of `block`.
     #[inline]
@@ -578,11 +561,9 @@ mod tests {
 
     #[test]
     fn every_prefix_xor_agrees() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rng = crate::testing::Rng(0x9E37_79B9_7F4A_7C15);
         for _ in 0..10_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            let state = rng.next();
             let naive = (0..64).fold(0u64, |acc, i| {
                 let parity = (state & (u64::MAX >> (63 - i))).count_ones() & 1;
                 acc | u64::from(parity) << i

@@ -354,13 +354,8 @@ mod tests {
     /// without the bucket table.
     #[test]
     fn agrees_with_brute_force() {
-        let mut state = 0x2545_F491_4F6C_DD1D_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::testing::Rng(0x2545_F491_4F6C_DD1D);
+        let mut next = move || rng.next();
         for count in [50u32, 6000] {
             let ranges: Vec<Raw<u32>> = (0..count)
                 .map(|id| {

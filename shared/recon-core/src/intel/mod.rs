@@ -444,6 +444,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+    use crate::testing::Rng;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("test address")
@@ -721,23 +722,12 @@ mod tests {
         assert_eq!(entry(m.tor), Some(("exit-addresses", "185.241.208.232")));
     }
 
-    /// A small xorshift generator, so the benchmark needs no crate.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn public_v4(&mut self) -> u32 {
-            loop {
-                let x = self.next() as u32;
-                if !reserved::v4_overlaps(x, x) {
-                    return x;
-                }
+    /// A random public IPv4 address.
+    fn public_v4(rng: &mut Rng) -> u32 {
+        loop {
+            let x = rng.next() as u32;
+            if !reserved::v4_overlaps(x, x) {
+                return x;
             }
         }
     }
@@ -758,7 +748,7 @@ mod tests {
         let mut managed = IpSet::new("bench");
         let mut listed = Vec::new();
         for i in 0..250_000u32 {
-            let x = rng.public_v4();
+            let x = public_v4(rng);
             let entry = match i % 10 {
                 0 => format!("{}/{}", v4(x), 20 + rng.next() % 9),
                 _ => v4(x).to_string(),
@@ -771,7 +761,7 @@ mod tests {
 
     /// Managed = `managed`, plus a 1,200-address Tor list, a custom and a trusted list.
     fn bench_intel(rng: &mut Rng, managed: &IpSet) -> ThreatIntel {
-        let tor: Vec<String> = (0..1200).map(|_| v4(rng.public_v4()).to_string()).collect();
+        let tor: Vec<String> = (0..1200).map(|_| v4(public_v4(rng)).to_string()).collect();
         let tor: Vec<&str> = tor.iter().map(String::as_str).collect();
         let mut t = ThreatIntel::default();
         t.add(ListKind::Tor, set("tor", &tor));
@@ -799,7 +789,7 @@ mod tests {
         let (managed, listed) = bench_set(&mut rng);
         let t = bench_intel(&mut rng, &managed);
         managed.prepare();
-        let random: Vec<IpAddr> = (0..2_000_000).map(|_| v4(rng.public_v4())).collect();
+        let random: Vec<IpAddr> = (0..2_000_000).map(|_| v4(public_v4(&mut rng))).collect();
         let hits: Vec<IpAddr> = (0..2_000_000).map(|i| listed[i % listed.len()]).collect();
         let (set_miss, n1) = ns_per_lookup(&random, |ip| managed.lookup(ip).is_some());
         let (set_hit, n2) = ns_per_lookup(&hits, |ip| managed.lookup(ip).is_some());
