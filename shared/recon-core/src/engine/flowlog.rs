@@ -74,11 +74,13 @@ impl Engine {
         account_hint: Option<&str>,
         report: &mut ObjectReport,
     ) {
-        while let Some((line, item)) = reader.next_numbered() {
-            match item {
+        // Records are lent, not moved: they are a few hundred bytes each.
+        let mut more = Some(());
+        while more.is_some() {
+            more = reader.next_with(|line, item| match item {
                 Ok(rec) => {
                     report.records += 1;
-                    if self.on_flow(object, &rec, account_hint, line) {
+                    if self.on_flow(object, rec, account_hint, line) {
                         report.evaluated += 1;
                     }
                 }
@@ -87,7 +89,7 @@ impl Engine {
                     report.fatal = Some(e.to_string());
                 }
                 Err(e) => report.issue(e.line, true, e.to_string()),
-            }
+            });
         }
     }
 

@@ -302,6 +302,28 @@ eni-0a1b2c3d4e5f60718 203.0.113.5 10.0.0.8 9300 2 ingress
 }
 
 #[test]
+fn lent_records_are_the_records_returned() {
+    let text = format!("{V2}not a record\n{}\n", "9".repeat(MAX_LINE_BYTES + 1));
+    let mut returned = Vec::new();
+    let mut reader = FlowLogReader::new(text.as_bytes());
+    while let Some((line, item)) = reader.next_numbered() {
+        returned.push(format!("{line} {item:?}"));
+    }
+    let mut lent = Vec::new();
+    let mut reader = FlowLogReader::new(text.as_bytes());
+    while let Some(entry) = reader.next_with(|line, item| format!("{line} {item:?}")) {
+        lent.push(entry);
+    }
+    assert_eq!(
+        returned.len(),
+        7,
+        "five records, a malformed line, a long line"
+    );
+    // `{:?}` of `Ok(&record)` and `Ok(record)` print alike.
+    assert_eq!(lent, returned);
+}
+
+#[test]
 fn a_projection_parses_only_the_fields_kept_and_still_counts_columns() {
     const KEPT: &[Field] = &[Field::SrcAddr, Field::DstPort, Field::Action];
     let text = "\
