@@ -253,6 +253,27 @@ impl<'a> Columns<'a, '_> {
         self.text.get(start..end).unwrap_or_default()
     }
 
+    /// Whether columns `a` and `b` hold the same bytes (false when either is out of range).
+    #[inline(always)]
+    pub(crate) fn same(&self, a: usize, b: usize) -> bool {
+        let ((sa, ea), (sb, eb)) = (self.bounds(a), self.bounds(b));
+        let len = ea - sa;
+        if a >= self.len() || b >= self.len() || len != eb - sb {
+            return false;
+        }
+        let bytes = self.text.as_bytes();
+        match len {
+            0..=8 => (load(bytes, sa) ^ load(bytes, sb)) & low_bytes(len) == 0,
+            9..=16 => {
+                load(bytes, sa) == load(bytes, sb) && {
+                    let (ta, tb) = (sa + len - 8, sb + len - 8);
+                    load(bytes, ta) == load(bytes, tb)
+                }
+            }
+            _ => bytes.get(sa..ea) == bytes.get(sb..eb),
+        }
+    }
+
     /// Column `index` as an unsigned integer of at most `max`; `Ok(None)` for `-`.
     #[inline(always)]
     pub(crate) fn uint(&self, index: usize, max: u64) -> Result<Option<u64>, Invalid> {
@@ -478,5 +499,34 @@ mod tests {
         assert_eq!(split.text(3), "x");
         assert_eq!(split.uint(3, 9), Err(Invalid));
         assert_eq!(split.text(9), "", "out of range");
+    }
+
+    #[test]
+    fn same_compares_whole_columns() {
+        // Lengths on both sides of the 8- and 16-byte word paths, differing at every position,
+        // with the pair at the start, the middle and the end of the line.
+        for len in 1..=40 {
+            let a = "7".repeat(len);
+            for at in 0..len {
+                let mut b = a.clone().into_bytes();
+                b[at] = b'8';
+                let b = String::from_utf8(b).unwrap_or_default();
+                let line = format!("{a} x {a} {b}");
+                let mut bounds = Bounds::new();
+                let split = bounds.split(&line, 4);
+                assert!(split.same(0, 2), "{line}");
+                assert!(split.same(2, 0), "{line}");
+                assert!(!split.same(0, 3), "{line}");
+                assert!(!split.same(3, 2), "{line}");
+            }
+        }
+        let mut bounds = Bounds::new();
+        let split = bounds.split("10.0.0.1 10.0.0.10 10.0.0.1", 3);
+        assert!(!split.same(0, 1), "a prefix is not the same");
+        assert!(split.same(0, 2));
+        assert!(
+            !split.same(0, 7) && !split.same(usize::MAX, 0),
+            "out of range"
+        );
     }
 }

@@ -209,9 +209,12 @@ pub(crate) fn parse_into<'a>(
     if line.len() > MAX_LINE_BYTES {
         return Err(RecordError::TooLong { len: line.len() });
     }
-    let text = std::str::from_utf8(line).map_err(|e| RecordError::NotUtf8 {
-        offset: e.valid_up_to(),
-    })?;
+    let text = match crate::simd::ascii_str(line) {
+        Some(text) => text,
+        None => std::str::from_utf8(line).map_err(|e| RecordError::NotUtf8 {
+            offset: e.valid_up_to(),
+        })?,
+    };
     let columns = bounds.split(text, fields.len());
     // Columns before a `#` comment; one quick scan shows that most lines have none.
     let mut found = columns.len();
@@ -224,7 +227,23 @@ pub(crate) fn parse_into<'a>(
             expected: fields.len(),
         });
     }
+    // Packet-level addresses mostly repeat the interface's: a column equal to its
+    // `srcaddr`/`dstaddr` column takes that value without a second parse.
+    let (mut src, mut dst) = (usize::MAX, usize::MAX);
     for (index, field) in fields.iter().enumerate() {
+        match field {
+            Field::SrcAddr => src = index,
+            Field::DstAddr => dst = index,
+            Field::PktSrcAddr if columns.same(index, src) => {
+                record.pkt_srcaddr = record.srcaddr;
+                continue;
+            }
+            Field::PktDstAddr if columns.same(index, dst) => {
+                record.pkt_dstaddr = record.dstaddr;
+                continue;
+            }
+            _ => {}
+        }
         if record.set(*field, &columns, index).is_err() {
             return Err(invalid_value(*field, columns.text(index)));
         }
@@ -574,5 +593,65 @@ mod tests {
         let r = parse_record(b"10.0.0.220 10.0.1.5 - -", &format).expect("ok");
         assert_eq!(r.source(), "10.0.0.220".parse().ok());
         assert!(r.is_data());
+    }
+
+    #[test]
+    fn packet_addresses_equal_or_not_to_the_interface_addresses() {
+        let ip = |t: &str| t.parse::<IpAddr>().ok();
+        let format = Format::from_header("srcaddr dstaddr pkt-srcaddr pkt-dstaddr").expect("h");
+        for (line, pkt_src, pkt_dst) in [
+            (
+                "10.0.0.22 10.0.1.5 10.0.0.22 10.0.1.5",
+                "10.0.0.22",
+                "10.0.1.5",
+            ),
+            (
+                "10.0.0.22 10.0.1.5 10.0.0.23 10.0.1.50",
+                "10.0.0.23",
+                "10.0.1.50",
+            ),
+            (
+                "2001:db8::1:5 10.0.1.5 2001:db8::1:6 10.0.1.5",
+                "2001:db8::1:6",
+                "10.0.1.5",
+            ),
+            (
+                "2001:db8::1:5 - 2001:db8::1:5 10.0.1.5",
+                "2001:db8::1:5",
+                "10.0.1.5",
+            ),
+        ] {
+            let r = parse_record(line.as_bytes(), &format).expect(line);
+            assert_eq!(
+                (r.pkt_srcaddr, r.pkt_dstaddr),
+                (ip(pkt_src), ip(pkt_dst)),
+                "{line}"
+            );
+        }
+        // An invalid packet address is still an error when its twin column is valid.
+        let bad = parse_record(b"10.0.0.22 10.0.1.5 10.0.0.22 10.0.1.5x", &format);
+        assert!(matches!(
+            bad,
+            Err(RecordError::InvalidValue {
+                field: Field::PktDstAddr,
+                ..
+            })
+        ));
+        // Packet addresses before the interface addresses are parsed on their own.
+        let format = Format::from_header("pkt-srcaddr srcaddr dstaddr pkt-dstaddr").expect("h");
+        let r = parse_record(b"203.0.113.5 10.0.0.22 10.0.1.5 10.0.1.5", &format).expect("ok");
+        assert_eq!(
+            (r.pkt_srcaddr, r.srcaddr),
+            (ip("203.0.113.5"), ip("10.0.0.22"))
+        );
+        assert_eq!(r.pkt_dstaddr, ip("10.0.1.5"));
+    }
+
+    #[test]
+    fn text_beyond_ascii_is_still_read() {
+        let line = "2 123456789010 eni-0a1b\u{e9} 192.0.2.1 198.51.100.2 1 2 6 1 40 1 2 ACCEPT OK";
+        let r = v2(line).expect("valid UTF-8");
+        assert_eq!(r.interface_id, Some("eni-0a1b\u{e9}"));
+        assert_eq!(r.srcaddr, "192.0.2.1".parse().ok());
     }
 }
