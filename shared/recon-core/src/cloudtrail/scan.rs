@@ -231,24 +231,28 @@ fn scan_record<C: Classes>(classes: C, buf: &[u8], start: usize) -> Scan<(usize,
                         return Scan::Incomplete;
                     }
                 }
-            } else if block.open >> bit & 1 == 1 {
-                if depth == MAX_DEPTH {
+            } else {
+                // Opening and closing brackets alternate unpredictably inside nested values:
+                // both are handled without a branch on which it is (the checks below are
+                // almost never taken).
+                let open = block.open >> bit & 1 == 1;
+                // `{` and `}` have bit 5 set, `[` and `]` do not.
+                let brace = buf[at] & 0x20 != 0;
+                if open && depth == MAX_DEPTH {
                     return Scan::Invalid {
                         offset: at,
                         reason: "nesting too deep",
                     };
                 }
-                braces = (braces << 1) | u128::from(buf[at] == b'{');
-                depth += 1;
-            } else {
-                if depth == 0 || (braces & 1 == 1) != (buf[at] == b'}') {
+                if !open && (depth == 0 || (braces & 1 == 1) != brace) {
                     return Scan::Invalid {
                         offset: at,
                         reason: "mismatched bracket",
                     };
                 }
-                braces >>= 1;
-                depth -= 1;
+                let pushed = (braces << 1) | u128::from(brace);
+                braces = if open { pushed } else { braces >> 1 };
+                depth = depth + 2 * usize::from(open) - 1;
                 if depth == 0 {
                     return Scan::Complete((at + 1, spans));
                 }
