@@ -123,9 +123,8 @@ fn load_intel(args: &ScanArgs) -> Result<ThreatIntel> {
     ];
     for (kind, paths) in sets {
         for p in paths {
-            let r = intel
-                .load_file(kind, p)
-                .with_context(|| format!("list {}", p.display()))?;
+            // The error names the file.
+            let r = intel.load_file(kind, p)?;
             tracing::info!(list = %p.display(), ?kind, entries = r.entries, "list loaded");
         }
     }

@@ -384,6 +384,29 @@ fn a_nonexistent_path_exits_nonzero_naming_it() {
 }
 
 #[test]
+fn a_missing_threat_list_is_named_once_with_its_reason_once() {
+    let fx = Fixture::new();
+    let missing = fx.dir.path().join("no-such-list.txt");
+    let state = fx.state();
+    let out = recon(&[
+        "scan",
+        "--state",
+        Fixture::path(&state),
+        "--threat-list",
+        Fixture::path(&missing),
+        Fixture::path(&fx.logs()),
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.matches("no-such-list.txt").count(), 1, "{err}");
+    assert_eq!(err.matches("os error").count(), 1, "{err}");
+    assert!(
+        stdout(&out).is_empty(),
+        "no findings from a scan that did not run"
+    );
+}
+
+#[test]
 fn a_malformed_record_is_reported_with_file_and_index_and_the_scan_still_succeeds() {
     let fx = Fixture::new();
     let alice = user("alice");

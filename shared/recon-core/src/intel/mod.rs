@@ -52,12 +52,13 @@ pub const MAX_ENTRY_LEN: usize = 256;
 #[derive(thiserror::Error, Debug)]
 pub enum IntelError {
     /// The file could not be opened or read.
-    #[error("cannot read threat list {}: {source}", path.display())]
+    #[error("cannot read threat list {}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, not a `source()`, so that a printed chain says it
+        /// once).
+        error: std::io::Error,
     },
     /// The file is over [`MAX_LIST_BYTES`].
     #[error("threat list {} is {size} bytes, over the {limit}-byte limit", path.display())]
@@ -110,12 +111,12 @@ pub enum IntelError {
         line: usize,
     },
     /// Reading a list file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     File {
         /// The file.
         path: PathBuf,
-        /// What failed.
-        source: Box<IntelError>,
+        /// What failed (in the message, as for [`IntelError::Io`]).
+        error: Box<IntelError>,
     },
 }
 
@@ -313,7 +314,7 @@ impl ThreatIntel {
         );
         let (set, report) = parse_list(&name, &content, None).map_err(|e| IntelError::File {
             path: path.to_path_buf(),
-            source: Box::new(e),
+            error: Box::new(e),
         })?;
         log_report(kind, path, &report);
         self.add(kind, set);
@@ -391,9 +392,9 @@ impl ThreatIntel {
 
 /// Reads a file of at most [`MAX_LIST_BYTES`], checking the size before and while reading.
 fn read_bounded(path: &Path) -> Result<Vec<u8>, IntelError> {
-    let io = |source| IntelError::Io {
+    let io = |error| IntelError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let too_large = |size| IntelError::FileTooLarge {
         path: path.to_path_buf(),
