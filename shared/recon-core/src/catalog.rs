@@ -1088,8 +1088,7 @@ Prose after the table.
 
         use serde_json::Value;
 
-        let Some(root) = std::env::var_os("RECON_CORPUS") else {
-            eprintln!("RECON_CORPUS not set: skipping corpus_coverage");
+        let Some(root) = crate::corpus_support::corpus("corpus_coverage") else {
             return;
         };
 

@@ -15,6 +15,9 @@ pub mod asff;
 pub mod catalog;
 pub mod cloudtrail;
 pub mod config;
+#[cfg(test)]
+#[path = "../tests/corpus_support/mod.rs"]
+mod corpus_support;
 pub mod detect;
 pub mod engine;
 mod fasthash;

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::corpus_support::{corpus, files_under};
 
 const V2: &str = "\
 2 123456789010 eni-0a1b2c3d4e5f60718 198.51.100.7 192.0.2.10 49761 3389 6 20 4249 \
@@ -533,25 +534,6 @@ fn line_error_converts_to_flow_log_error() {
 
 // --- Shared corpus -----------------------------------------------------------------------------
 
-/// Files under `dir`, recursively, sorted.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).expect("readable corpus directory");
-        for entry in entries {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 struct Tally {
     records: usize,
     nodata: usize,
@@ -585,8 +567,7 @@ fn tally(path: &Path) -> Tally {
 /// documentation example ends two records with `#comments`; those are comments, not errors.
 #[test]
 fn shared_corpus_parses_cleanly() {
-    let Some(root) = std::env::var_os("RECON_CORPUS") else {
-        eprintln!("RECON_CORPUS not set: skipping shared_corpus_parses_cleanly");
+    let Some(root) = corpus("shared_corpus_parses_cleanly") else {
         return;
     };
     let dir = Path::new(&root).join("vpc-flow-logs");

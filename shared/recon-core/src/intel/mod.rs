@@ -445,6 +445,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+    use crate::corpus_support::corpus;
     use crate::testing::Rng;
 
     fn ip(s: &str) -> IpAddr {
@@ -626,17 +627,6 @@ mod tests {
                 assert_eq!((line, limit), (Some(MAX_ENTRIES + 1), MAX_ENTRIES));
             }
             other => panic!("unexpected {other}"),
-        }
-    }
-
-    /// `RECON_CORPUS`, or `None` after saying the test is skipped.
-    fn corpus(test: &str) -> Option<PathBuf> {
-        match std::env::var_os("RECON_CORPUS") {
-            Some(dir) => Some(PathBuf::from(dir)),
-            None => {
-                eprintln!("RECON_CORPUS not set: skipping {test}");
-                None
-            }
         }
     }
 

@@ -1,17 +1,29 @@
 //! Finding the team's real data sets: `RECON_CORPUS` names the folder; without it the
-//! real-data tests say so and skip.
+//! real-data tests say so and skip. Shared by the integration tests and (through a `#[path]`
+//! module in `lib.rs`) the unit tests.
 
 use std::path::{Path, PathBuf};
 
 /// The corpus folder, or `None` (after saying so) when `RECON_CORPUS` is unset.
+///
+/// A relative `RECON_CORPUS` is taken from the workspace root, where the README's test command
+/// (`RECON_CORPUS=../shared/data cargo test --workspace`) is run: cargo runs each test binary
+/// in its own package's folder, where the same relative path would name nothing.
 pub fn corpus(test: &str) -> Option<PathBuf> {
-    match std::env::var_os("RECON_CORPUS") {
-        Some(dir) => Some(PathBuf::from(dir)),
-        None => {
-            eprintln!("RECON_CORPUS not set: skipping {test}");
-            None
-        }
+    let Some(dir) = std::env::var_os("RECON_CORPUS") else {
+        eprintln!("RECON_CORPUS not set: skipping {test}");
+        return None;
+    };
+    let dir = PathBuf::from(dir);
+    if dir.is_absolute() {
+        return Some(dir);
     }
+    let package = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = package
+        .ancestors()
+        .find(|d| d.join("Cargo.lock").is_file())
+        .unwrap_or(package);
+    Some(root.join(dir))
 }
 
 /// Every regular file under `dir`, sorted.
