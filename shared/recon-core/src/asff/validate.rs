@@ -201,9 +201,14 @@ impl Checker {
     }
 
     fn length(&mut self, path: &str, s: &str, min: usize, max: usize) {
+        self.length_at(|| path.to_owned(), s, min, max);
+    }
+
+    /// [`Checker::length`] with the path made only for a violation.
+    fn length_at(&mut self, path: impl FnOnce() -> String, s: &str, min: usize, max: usize) {
         let n = text_len(s);
         if n < min || n > max {
-            self.flag(path, format!("must be {min}–{max} characters long, is {n}"));
+            self.flag(path(), format!("must be {min}–{max} characters long, is {n}"));
         }
     }
 
@@ -222,7 +227,7 @@ impl Checker {
     /// A string at `key` of at most `max` characters (and at least one, when present).
     fn bounded(&mut self, obj: &Map<String, Value>, key: &str, base: &str, max: usize) {
         if let Some(s) = self.string(obj, key, base) {
-            self.length(&child(base, key), s, 1, max);
+            self.length_at(|| child(base, key), s, 1, max);
         }
     }
 
@@ -277,7 +282,7 @@ fn check_finding(c: &mut Checker, v: &Value, prefix: &str) {
     check_action(c, obj, prefix);
     check_network(c, obj, prefix);
     check_remediation(c, obj, prefix);
-    check_values(c, v, prefix);
+    check_values(c, v, &|| prefix.to_owned());
     let bytes = serialized_len(v);
     if bytes > MAX_FINDING_BYTES {
         c.flag(
@@ -303,7 +308,7 @@ fn check_identity(c: &mut Checker, obj: &Map<String, Value>, p: &str) {
         ("Description", limits::DESCRIPTION),
     ] {
         if let Some(s) = c.required(obj, key, p) {
-            c.length(&child(p, key), s, 1, max);
+            c.length_at(|| child(p, key), s, 1, max);
         }
     }
     if let Some(s) = c.required(obj, "AwsAccountId", p) {
@@ -504,7 +509,7 @@ fn check_resources(c: &mut Checker, obj: &Map<String, Value>, p: &str) {
             continue;
         };
         if let Some(t) = c.required(r, "Type", &item) {
-            c.length(&child(&item, "Type"), t, 1, limits::RESOURCE_TYPE);
+            c.length_at(|| child(&item, "Type"), t, 1, limits::RESOURCE_TYPE);
         }
         c.required(r, "Id", &item);
         if let Some(part) = c.string(r, "Partition", &item) {
@@ -729,18 +734,20 @@ fn check_remediation(c: &mut Checker, obj: &Map<String, Value>, p: &str) {
 }
 
 /// No `null` and no empty or whitespace-only string anywhere (Security Hub rejects both).
-fn check_values(c: &mut Checker, v: &Value, path: &str) {
+/// Walks every value under `v`, whose path `path` spells out only when a rule is broken (a
+/// finding has a hundred or more values, nearly always all fine).
+fn check_values(c: &mut Checker, v: &Value, path: &dyn Fn() -> String) {
     match v {
-        Value::Null => c.flag(root(path), "must not be null"),
-        Value::String(s) if !has_text(s) => c.flag(root(path), "must not be empty or blank"),
+        Value::Null => c.flag(root(&path()), "must not be null"),
+        Value::String(s) if !has_text(s) => c.flag(root(&path()), "must not be empty or blank"),
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                check_values(c, item, &format!("{path}[{i}]"));
+                check_values(c, item, &|| format!("{}[{i}]", path()));
             }
         }
         Value::Object(map) => {
             for (key, item) in map {
-                check_values(c, item, &child(path, key));
+                check_values(c, item, &|| child(&path(), key));
             }
         }
         _ => {}
