@@ -208,7 +208,10 @@ impl Checker {
     fn length_at(&mut self, path: impl FnOnce() -> String, s: &str, min: usize, max: usize) {
         let n = text_len(s);
         if n < min || n > max {
-            self.flag(path(), format!("must be {min}–{max} characters long, is {n}"));
+            self.flag(
+                path(),
+                format!("must be {min}–{max} characters long, is {n}"),
+            );
         }
     }
 

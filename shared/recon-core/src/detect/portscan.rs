@@ -41,52 +41,108 @@ pub struct SubjectInfo {
     pub ec2: Ec2Subject,
 }
 
-/// Distinct ports with the last time each was tried (ms). The first port lives inline: most
-/// conversations touch one port, and a window per conversation must not cost an allocation.
+/// Distinct ports with the last time each was tried (ms). The first port lives inline and the
+/// others behind one pointer: most conversations touch one port, and a window per conversation
+/// must neither cost an allocation nor take more than a cache line with its key (the table of
+/// open windows is the detector's memory traffic).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredPorts", into = "StoredPorts")]
 struct Ports {
+    /// The first port's time, meaningful when `has_first`; port and time are apart so that no
+    /// padding sits between them.
+    first_time: i64,
+    #[expect(
+        clippy::box_collection,
+        reason = "one word, not a Vec's three: a window and its key stay within 64 bytes"
+    )]
+    more: Option<Box<Vec<(u16, i64)>>>,
+    first_port: u16,
+    has_first: bool,
+}
+
+/// [`Ports`] as stored: the first port or null, then the others.
+#[derive(Serialize, Deserialize)]
+struct StoredPorts {
     #[serde(rename = "p")]
     first: Option<(u16, i64)>,
     #[serde(rename = "m", default, skip_serializing_if = "Vec::is_empty")]
     more: Vec<(u16, i64)>,
 }
 
+impl From<StoredPorts> for Ports {
+    fn from(s: StoredPorts) -> Self {
+        let mut ports = Ports::default();
+        // Stored windows hold at least their first port; one without is read as empty.
+        if let Some((port, time)) = s.first {
+            (ports.first_port, ports.first_time, ports.has_first) = (port, time, true);
+            ports.more = (!s.more.is_empty()).then(|| Box::new(s.more));
+        }
+        ports
+    }
+}
+
+impl From<Ports> for StoredPorts {
+    fn from(p: Ports) -> Self {
+        StoredPorts {
+            first: p.has_first.then_some((p.first_port, p.first_time)),
+            more: p.more.map(|m| *m).unwrap_or_default(),
+        }
+    }
+}
+
 impl Ports {
     fn len(&self) -> usize {
-        usize::from(self.first.is_some()) + self.more.len()
+        usize::from(self.has_first) + self.more.as_ref().map_or(0, |m| m.len())
     }
 
-    fn iter(&self) -> impl Iterator<Item = &(u16, i64)> {
-        self.first.iter().chain(self.more.iter())
+    /// Every port with its time, the first one first.
+    fn iter(&self) -> impl Iterator<Item = (u16, i64)> + '_ {
+        let first = self.has_first.then_some((self.first_port, self.first_time));
+        first
+            .into_iter()
+            .chain(self.more.iter().flat_map(|m| m.iter().copied()))
     }
 
     /// Forgets ports last tried before `oldest`.
     fn retain_since(&mut self, oldest: i64) {
-        self.more.retain(|&(_, t)| t >= oldest);
-        if self.first.is_some_and(|(_, t)| t < oldest) {
-            self.first = self.more.pop();
+        if let Some(more) = &mut self.more {
+            more.retain(|&(_, t)| t >= oldest);
+        }
+        if self.has_first && self.first_time < oldest {
+            match self.more.as_mut().and_then(|m| m.pop()) {
+                Some((port, time)) => (self.first_port, self.first_time) = (port, time),
+                None => self.has_first = false,
+            }
+        }
+        if self.more.as_ref().is_some_and(|m| m.is_empty()) {
+            self.more = None;
         }
     }
 
     /// Records a try of `port` at `time`, holding at most `cap` distinct ports.
     fn touch(&mut self, port: u16, time: i64, cap: usize) {
+        if !self.has_first {
+            (self.first_port, self.first_time, self.has_first) = (port, time, true);
+            return;
+        }
+        if self.first_port == port {
+            self.first_time = self.first_time.max(time);
+            return;
+        }
         let len = self.len();
-        let slot = self
-            .first
-            .iter_mut()
-            .chain(self.more.iter_mut())
-            .find(|(p, _)| *p == port);
-        if let Some(entry) = slot {
+        let more = self.more.get_or_insert_with(Box::default);
+        if let Some(entry) = more.iter_mut().find(|(p, _)| *p == port) {
             entry.1 = entry.1.max(time);
-        } else if self.first.is_none() {
-            self.first = Some((port, time));
         } else if len < cap {
-            self.more.push((port, time));
+            more.push((port, time));
+        }
+        if more.is_empty() {
+            self.more = None;
         }
     }
 }
 
-fn is_zero(v: &u64) -> bool {
+fn is_zero(v: &u32) -> bool {
     *v == 0
 }
 
@@ -108,7 +164,7 @@ fn densest(ports: &Ports, window_ms: i64, threshold: usize) -> Option<(i64, i64)
     if ports.len() < threshold {
         return None;
     }
-    let mut times: Vec<i64> = ports.iter().map(|&(_, t)| t).collect();
+    let mut times: Vec<i64> = ports.iter().map(|(_, t)| t).collect();
     times.sort_unstable();
     times
         .windows(threshold)
@@ -127,9 +183,9 @@ struct Window {
     #[serde(rename = "l")]
     last: i64,
     #[serde(rename = "a")]
-    attempts: u64,
+    attempts: u32,
     #[serde(rename = "r", default, skip_serializing_if = "is_zero")]
-    rejected: u64,
+    rejected: u32,
     #[serde(rename = "t", default = "tcp", skip_serializing_if = "is_tcp")]
     protocol: u8,
     #[serde(rename = "x", default, skip_serializing_if = "is_false")]
@@ -141,6 +197,48 @@ struct Window {
 struct Saved {
     subjects: Vec<SubjectInfo>,
     windows: Vec<(u32, IpAddr, Window)>,
+}
+
+/// The open windows by (subject, remote host). IPv4 hosts, nearly all of them, are keyed by
+/// one `u64` (subject index and address), which keeps an entry with its window within 64
+/// bytes.
+#[derive(Debug, Default)]
+struct Windows {
+    v4: HashMap<u64, Window, FastState>,
+    v6: HashMap<(u32, u128), Window, FastState>,
+}
+
+impl Windows {
+    fn get_or_default(&mut self, subject: u32, remote: IpAddr) -> &mut Window {
+        match remote {
+            IpAddr::V4(v4) => {
+                let key = u64::from(subject) << 32 | u64::from(u32::from(v4));
+                self.v4.entry(key).or_default()
+            }
+            IpAddr::V6(v6) => self.v6.entry((subject, u128::from(v6))).or_default(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&Window) -> bool) {
+        self.v4.retain(|_, w| keep(w));
+        self.v6.retain(|_, w| keep(w));
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u32, IpAddr, &Window)> {
+        let v4 = self.v4.iter().map(|(&key, w)| {
+            let remote = IpAddr::from(std::net::Ipv4Addr::from(key as u32));
+            ((key >> 32) as u32, remote, w)
+        });
+        let v6 = self.v6.iter().map(|(&(subject, v6), w)| {
+            let remote = IpAddr::from(std::net::Ipv6Addr::from(v6));
+            (subject, remote, w)
+        });
+        v4.chain(v6)
+    }
 }
 
 /// One connection attempt the instance opened.
@@ -169,7 +267,7 @@ pub struct PortscanDetector {
     window_ms: i64,
     subjects: Vec<SubjectInfo>,
     subject_index: HashMap<String, u32, FastState>,
-    windows: HashMap<(u32, IpAddr), Window, FastState>,
+    windows: Windows,
     now: i64,
     last_sweep: i64,
     pending: HashMap<String, Candidate>,
@@ -183,7 +281,7 @@ impl PortscanDetector {
             window_ms: window_ms.max(1),
             subjects: Vec::new(),
             subject_index: HashMap::default(),
-            windows: HashMap::default(),
+            windows: Windows::default(),
             now: i64::MIN,
             last_sweep: i64::MIN,
             pending: HashMap::new(),
@@ -218,7 +316,7 @@ impl PortscanDetector {
         self.advance(a.time);
         let window_ms = self.window_ms;
         let threshold = self.threshold;
-        let w = self.windows.entry((a.subject, a.remote)).or_default();
+        let w = self.windows.get_or_default(a.subject, a.remote);
         let far =
             a.time > w.last.saturating_add(window_ms) || a.time < w.first.saturating_sub(window_ms);
         if w.attempts > 0 && far {
@@ -229,8 +327,8 @@ impl PortscanDetector {
             w.last = a.time;
             w.protocol = a.protocol;
         }
-        w.attempts += 1;
-        w.rejected += u64::from(a.rejected);
+        w.attempts = w.attempts.saturating_add(1);
+        w.rejected = w.rejected.saturating_add(u32::from(a.rejected));
         w.first = w.first.min(a.time);
         w.last = w.last.max(a.time);
         w.ports.retain_since(w.last - window_ms);
@@ -255,7 +353,7 @@ impl PortscanDetector {
         };
         let mut ports = Vec::new();
         if first_time {
-            for &(p, _) in w.ports.iter() {
+            for (p, _) in w.ports.iter() {
                 add_port_count(&mut ports, p, 1);
             }
         } else {
@@ -270,7 +368,7 @@ impl PortscanDetector {
             subject_key: s.key.clone(),
             remote_ip: Some(a.remote),
             intel: None,
-            count: if first_time { w.attempts } else { 1 },
+            count: if first_time { u64::from(w.attempts) } else { 1 },
             first_seen: Timestamp(first),
             last_seen: Timestamp(last),
             evidence: Evidence::Network(NetworkEvidence {
@@ -302,7 +400,7 @@ impl PortscanDetector {
         }
         self.last_sweep = self.now;
         let horizon = self.now - self.window_ms;
-        self.windows.retain(|_, w| w.last >= horizon);
+        self.windows.retain(|w| w.last >= horizon);
     }
 
     /// Takes the scans found so far.
@@ -316,28 +414,28 @@ impl PortscanDetector {
     /// when there are none).
     pub fn export(&self) -> Option<Vec<u8>> {
         let horizon = self.now.saturating_sub(self.window_ms);
-        let mut open: Vec<(&(u32, IpAddr), &Window)> = self
+        let mut open: Vec<(u32, IpAddr, &Window)> = self
             .windows
             .iter()
-            .filter(|(_, w)| w.last >= horizon)
+            .filter(|(_, _, w)| w.last >= horizon)
             .collect();
         if open.is_empty() {
             return None;
         }
-        open.sort_by_key(|(_, w)| std::cmp::Reverse(w.last));
+        open.sort_by_key(|(_, _, w)| std::cmp::Reverse(w.last));
         open.truncate(MAX_EXPORTED_WINDOWS);
         let mut saved = Saved::default();
         let mut renumber: HashMap<u32, u32> = HashMap::new();
-        for ((s, remote), w) in open {
-            let Some(info) = self.subjects.get(*s as usize) else {
+        for (s, remote, w) in open {
+            let Some(info) = self.subjects.get(s as usize) else {
                 continue;
             };
             let next = u32::try_from(saved.subjects.len()).unwrap_or(u32::MAX);
-            let index = *renumber.entry(*s).or_insert_with(|| {
+            let index = *renumber.entry(s).or_insert_with(|| {
                 saved.subjects.push(info.clone());
                 next
             });
-            saved.windows.push((index, *remote, w.clone()));
+            saved.windows.push((index, remote, w.clone()));
         }
         serde_json::to_vec(&saved).ok()
     }
@@ -364,7 +462,7 @@ impl PortscanDetector {
                 continue;
             };
             self.now = self.now.max(window.last);
-            self.windows.insert((subject, remote), window);
+            *self.windows.get_or_default(subject, remote) = window;
         }
     }
 }
@@ -462,5 +560,71 @@ mod tests {
             attempt(&mut next, s2, 1000 + p, 60_000 + p as i64 * 1000);
         }
         assert_eq!(next.drain().len(), 1, "the scan spans two batches");
+    }
+
+    #[test]
+    fn stored_windows_keep_their_shape() {
+        let stored =
+            r#"{"P":{"p":[22,1000],"m":[[23,2000],[25,3000]]},"f":1000,"l":3000,"a":3,"r":1}"#;
+        let w: Window = serde_json::from_str(stored).expect("stored window");
+        let ports: Vec<(u16, i64)> = w.ports.iter().collect();
+        assert_eq!(ports, [(22, 1000), (23, 2000), (25, 3000)]);
+        assert_eq!(
+            (w.first, w.last, w.attempts, w.rejected),
+            (1000, 3000, 3, 1)
+        );
+        assert_eq!(serde_json::to_string(&w).expect("serialises"), stored);
+        let single = r#"{"P":{"p":[443,5]},"f":5,"l":5,"a":1}"#;
+        let w: Window = serde_json::from_str(single).expect("one port");
+        assert_eq!((w.ports.len(), w.ports.more.is_none()), (1, true));
+        assert_eq!(serde_json::to_string(&w).expect("serialises"), single);
+    }
+
+    #[test]
+    fn ports_forget_old_tries_and_respect_the_cap() {
+        let mut p = Ports::default();
+        for (port, t) in [(1, 10), (2, 20), (3, 30), (2, 40), (4, 50)] {
+            p.touch(port, t, 3);
+        }
+        let tries: Vec<(u16, i64)> = p.iter().collect();
+        assert_eq!(
+            tries,
+            [(1, 10), (2, 40), (3, 30)],
+            "a fourth port is over the cap"
+        );
+        p.retain_since(25);
+        let mut left: Vec<(u16, i64)> = p.iter().collect();
+        left.sort_unstable();
+        assert_eq!(left, [(2, 40), (3, 30)]);
+        p.retain_since(100);
+        assert_eq!(
+            (p.len(), p.more.is_none()),
+            (0, true),
+            "nothing is kept allocated"
+        );
+        p.touch(7, 200, 3);
+        assert_eq!(p.iter().collect::<Vec<_>>(), [(7, 200)]);
+    }
+
+    #[test]
+    fn an_ipv4_window_and_its_key_fit_a_cache_line() {
+        assert!(std::mem::size_of::<(u64, Window)>() <= 64);
+    }
+
+    #[test]
+    fn windows_of_both_families_are_kept_apart_and_listed() {
+        let mut w = Windows::default();
+        let v4: IpAddr = "198.51.100.7".parse().expect("v4");
+        let v6: IpAddr = "2001:db8::7".parse().expect("v6");
+        w.get_or_default(1, v4).attempts = 1;
+        w.get_or_default(2, v4).attempts = 2;
+        w.get_or_default(1, v6).attempts = 3;
+        assert_eq!(w.get_or_default(1, v4).attempts, 1);
+        let mut all: Vec<(u32, IpAddr, u32)> =
+            w.iter().map(|(s, ip, w)| (s, ip, w.attempts)).collect();
+        all.sort_unstable();
+        assert_eq!(all, [(1, v4, 1), (1, v6, 3), (2, v4, 2)]);
+        w.retain(|w| w.attempts != 3);
+        assert_eq!(w.len(), 2);
     }
 }
