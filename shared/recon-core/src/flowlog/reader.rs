@@ -6,7 +6,7 @@ use memchr::memchr;
 
 use super::field::{Field, Format};
 use super::parse::Bounds;
-use super::record::{parse_into, FlowRecord, RecordError};
+use super::record::{parse_into, FlowRecord, Plan, RecordError};
 
 /// Longest line accepted, in bytes without the `\n`. Longer lines are reported and skipped
 /// without being buffered whole.
@@ -59,9 +59,9 @@ impl LineError {
 pub struct FlowLogReader<R: BufRead> {
     inner: R,
     format: Format,
-    /// The fields parsed from each line, column by column: the format's, with the columns
-    /// outside [`keep`](Self::keep) replaced by [`Field::Unknown`] (skipped).
-    parsed: Vec<Field>,
+    /// How each line is parsed: the format's columns, with those outside
+    /// [`keep`](Self::keep) skipped.
+    plan: Plan,
     /// The fields to parse; all when `None`.
     keep: Option<&'static [Field]>,
     /// Lines that straddle the end of the reader's buffer are assembled here.
@@ -116,7 +116,7 @@ impl<R: BufRead> FlowLogReader<R> {
     pub fn with_format(reader: R, format: Format) -> Self {
         let mut this = FlowLogReader {
             inner: reader,
-            parsed: format.columns().to_vec(),
+            plan: Plan::new(format.columns()),
             keep: None,
             format,
             buf: Vec::new(),
@@ -139,18 +139,17 @@ impl<R: BufRead> FlowLogReader<R> {
         self
     }
 
-    /// Recomputes [`parsed`](Self::parsed) from the format and the fields kept.
+    /// Recomputes [`plan`](Self::plan) from the format and the fields kept.
     fn project(&mut self) {
         let keep = self.keep;
         let kept = |f: &Field| keep.is_none_or(|k| k.contains(f));
-        self.parsed.clear();
-        self.parsed.extend(self.format.columns().iter().map(|f| {
-            if kept(f) {
-                *f
-            } else {
-                Field::Unknown
-            }
-        }));
+        let fields: Vec<Field> = self
+            .format
+            .columns()
+            .iter()
+            .map(|f| if kept(f) { *f } else { Field::Unknown })
+            .collect();
+        self.plan = Plan::new(&fields);
     }
 
     /// The format records are currently parsed in.
@@ -185,7 +184,7 @@ impl<R: BufRead> FlowLogReader<R> {
         let mut record = FlowRecord::default();
         let parsed = at.and_then(|at| {
             let line = line_bytes(&mut self.inner, &self.buf, line_no, at)?;
-            parse_line(line, line_no, &self.parsed, &mut record, &mut self.bounds)
+            parse_line(line, line_no, &self.plan, &mut record, &mut self.bounds)
         });
         Some((line_no, parsed.map(|()| record)))
     }
@@ -202,7 +201,7 @@ impl<R: BufRead> FlowLogReader<R> {
         let mut record = FlowRecord::default();
         let parsed = at.and_then(|at| {
             let line = line_bytes(&mut self.inner, &self.buf, line_no, at)?;
-            parse_line(line, line_no, &self.parsed, &mut record, &mut self.bounds)
+            parse_line(line, line_no, &self.plan, &mut record, &mut self.bounds)
         });
         Some(f(line_no, parsed.map(|()| &record)))
     }
@@ -391,11 +390,11 @@ fn classify(line: &[u8]) -> LineKind {
 fn parse_line<'a>(
     line: &'a [u8],
     line_no: u64,
-    fields: &[Field],
+    plan: &Plan,
     record: &mut FlowRecord<'a>,
     bounds: &mut Bounds,
 ) -> Result<(), LineError> {
-    parse_into(line, fields, record, bounds).map_err(|e| malformed(line_no, &e))
+    parse_into(line, plan, record, bounds).map_err(|e| malformed(line_no, &e))
 }
 
 fn malformed(line: u64, e: &RecordError) -> LineError {

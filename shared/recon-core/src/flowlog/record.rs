@@ -192,8 +192,47 @@ pub enum RecordError {
 /// invalid.
 pub fn parse_record<'a>(line: &'a [u8], format: &Format) -> Result<FlowRecord<'a>, RecordError> {
     let mut record = FlowRecord::default();
-    parse_into(line, format.columns(), &mut record, &mut Bounds::new())?;
+    let plan = Plan::new(format.columns());
+    parse_into(line, &plan, &mut record, &mut Bounds::new())?;
     Ok(record)
+}
+
+/// No column.
+const ABSENT: u8 = u8::MAX;
+
+/// A line's columns arranged for parsing: the column of every field a record keeps, so that a
+/// line is read field by field in straight-line code (one predictable branch a field) instead
+/// of by a branch on each column's field.
+#[derive(Clone, Debug)]
+pub(crate) struct Plan {
+    /// The field of each column, [`Field::Unknown`] for those skipped.
+    fields: Vec<Field>,
+    /// The column of each field (indexed by `Field as usize`), or [`ABSENT`].
+    column: [u8; Field::Unknown as usize + 1],
+}
+
+impl Plan {
+    /// The plan for columns holding `fields` (at most [`MAX_COLUMNS`](super::field::MAX_COLUMNS)
+    /// of them, each known field once, as a [`Format`] guarantees).
+    pub(crate) fn new(fields: &[Field]) -> Plan {
+        let mut column = [ABSENT; Field::Unknown as usize + 1];
+        for (index, field) in fields.iter().enumerate() {
+            if *field != Field::Unknown {
+                column[*field as usize] = u8::try_from(index).unwrap_or(ABSENT);
+            }
+        }
+        Plan {
+            fields: fields.to_vec(),
+            column,
+        }
+    }
+
+    /// The column of `field`, if the line has it.
+    #[inline(always)]
+    fn at(&self, field: Field) -> Option<usize> {
+        let column = self.column[field as usize];
+        (column != ABSENT).then_some(usize::from(column))
+    }
 }
 
 /// [`parse_record`] into `record`, which must start out empty (all `None`), with `bounds` as
@@ -202,10 +241,11 @@ pub fn parse_record<'a>(line: &'a [u8], format: &Format) -> Result<FlowRecord<'a
 #[inline]
 pub(crate) fn parse_into<'a>(
     line: &'a [u8],
-    fields: &[Field],
+    plan: &Plan,
     record: &mut FlowRecord<'a>,
     bounds: &mut Bounds,
 ) -> Result<(), RecordError> {
+    let fields = plan.fields.as_slice();
     if line.len() > MAX_LINE_BYTES {
         return Err(RecordError::TooLong { len: line.len() });
     }
@@ -227,31 +267,27 @@ pub(crate) fn parse_into<'a>(
             expected: fields.len(),
         });
     }
-    // Packet-level addresses mostly repeat the interface's: a column equal to its
-    // `srcaddr`/`dstaddr` column takes that value without a second parse.
-    let (mut src, mut dst) = (usize::MAX, usize::MAX);
-    for (index, field) in fields.iter().enumerate() {
-        match field {
-            Field::SrcAddr => src = index,
-            Field::DstAddr => dst = index,
-            Field::PktSrcAddr if columns.same(index, src) => {
-                record.pkt_srcaddr = record.srcaddr;
-                continue;
-            }
-            Field::PktDstAddr if columns.same(index, dst) => {
-                record.pkt_dstaddr = record.dstaddr;
-                continue;
-            }
-            _ => {}
-        }
-        if record.set(*field, &columns, index).is_err() {
-            return Err(invalid_value(*field, columns.text(index)));
-        }
+    if record.read(plan, &columns).is_err() {
+        return Err(first_invalid(fields, &columns));
     }
     if found > fields.len() {
         return Err(too_many_columns(text, fields.len()));
     }
     Ok(())
+}
+
+/// The error for the first column, in line order, whose value is invalid for its field (the
+/// planned read stops at the first invalid field in its own order).
+#[cold]
+fn first_invalid(fields: &[Field], columns: &Columns<'_, '_>) -> RecordError {
+    let mut scratch = FlowRecord::default();
+    for (index, field) in fields.iter().enumerate() {
+        if scratch.set(*field, columns, index).is_err() {
+            return invalid_value(*field, columns.text(index));
+        }
+    }
+    // Not reached: the planned read fails only where a column fails on its own.
+    invalid_value(Field::Unknown, "")
 }
 
 #[cold]
@@ -273,6 +309,62 @@ fn too_many_columns(text: &str, expected: usize) -> RecordError {
 }
 
 impl<'a> FlowRecord<'a> {
+    /// Reads every field of `plan` from `c`.
+    #[inline(always)]
+    fn read(&mut self, plan: &Plan, c: &Columns<'a, '_>) -> Result<(), Invalid> {
+        use Field as F;
+        macro_rules! read {
+            ($slot:ident, $field:expr, $column:ident => $value:expr) => {
+                if let Some($column) = plan.at($field) {
+                    self.$slot = $value;
+                }
+            };
+        }
+        read!(srcaddr, F::SrcAddr, i => c.ip(i)?);
+        read!(dstaddr, F::DstAddr, i => c.ip(i)?);
+        // Packet-level addresses mostly repeat the interface's: a column equal to the
+        // `srcaddr`/`dstaddr` column takes that value without a second parse.
+        if let Some(i) = plan.at(F::PktSrcAddr) {
+            match plan.at(F::SrcAddr) {
+                Some(twin) if c.same(i, twin) => self.pkt_srcaddr = self.srcaddr,
+                _ => self.pkt_srcaddr = c.ip(i)?,
+            }
+        }
+        if let Some(i) = plan.at(F::PktDstAddr) {
+            match plan.at(F::DstAddr) {
+                Some(twin) if c.same(i, twin) => self.pkt_dstaddr = self.dstaddr,
+                _ => self.pkt_dstaddr = c.ip(i)?,
+            }
+        }
+        read!(version, F::Version, i => number(c, i)?);
+        read!(srcport, F::SrcPort, i => number(c, i)?);
+        read!(dstport, F::DstPort, i => number(c, i)?);
+        read!(protocol, F::Protocol, i => number(c, i)?);
+        read!(packets, F::Packets, i => number(c, i)?);
+        read!(bytes, F::Bytes, i => number(c, i)?);
+        read!(start, F::Start, i => number(c, i)?);
+        read!(end, F::End, i => number(c, i)?);
+        read!(tcp_flags, F::TcpFlags, i => number(c, i)?);
+        read!(traffic_path, F::TrafficPath, i => number(c, i)?);
+        read!(action, F::Action, i => keyword(c.text(i), action)?);
+        read!(log_status, F::LogStatus, i => keyword(c.text(i), log_status)?);
+        read!(flow_direction, F::FlowDirection, i => keyword(c.text(i), direction)?);
+        read!(account_id, F::AccountId, i => account(c.text(i)));
+        read!(interface_id, F::InterfaceId, i => text(c.text(i)));
+        read!(vpc_id, F::VpcId, i => text(c.text(i)));
+        read!(subnet_id, F::SubnetId, i => text(c.text(i)));
+        read!(instance_id, F::InstanceId, i => text(c.text(i)));
+        read!(traffic_type, F::Type, i => text(c.text(i)));
+        read!(region, F::Region, i => text(c.text(i)));
+        read!(az_id, F::AzId, i => text(c.text(i)));
+        read!(sublocation_type, F::SublocationType, i => text(c.text(i)));
+        read!(sublocation_id, F::SublocationId, i => text(c.text(i)));
+        read!(pkt_src_aws_service, F::PktSrcAwsService, i => text(c.text(i)));
+        read!(pkt_dst_aws_service, F::PktDstAwsService, i => text(c.text(i)));
+        read!(reject_reason, F::RejectReason, i => text(c.text(i)));
+        Ok(())
+    }
+
     /// Reads column `i` of `c` into the slot of `field`.
     #[inline(always)]
     fn set(&mut self, field: Field, c: &Columns<'a, '_>, i: usize) -> Result<(), Invalid> {
@@ -319,8 +411,14 @@ impl<'a> FlowRecord<'a> {
             Field::RejectReason => &mut self.reject_reason,
             _ => return,
         };
-        *slot = (token != "-").then_some(token);
+        *slot = text(token);
     }
+}
+
+/// A text column: `None` for `-`.
+#[inline(always)]
+fn text(token: &str) -> Option<&str> {
+    (token != "-").then_some(token)
 }
 
 /// An unsigned integer column of type `T` (`u8`, `u16`, `u64` or `i64`); `-` is `None`.
@@ -637,7 +735,7 @@ mod tests {
                 ..
             })
         ));
-        // Packet addresses before the interface addresses are parsed on their own.
+        // Packet addresses may come before the interface addresses.
         let format = Format::from_header("pkt-srcaddr srcaddr dstaddr pkt-dstaddr").expect("h");
         let r = parse_record(b"203.0.113.5 10.0.0.22 10.0.1.5 10.0.1.5", &format).expect("ok");
         assert_eq!(
@@ -645,6 +743,46 @@ mod tests {
             (ip("203.0.113.5"), ip("10.0.0.22"))
         );
         assert_eq!(r.pkt_dstaddr, ip("10.0.1.5"));
+    }
+
+    #[test]
+    fn the_first_invalid_column_in_the_line_is_named() {
+        // The planned read meets srcaddr before version; the error still names the column
+        // that comes first in the line.
+        let line = "x 123456789010 eni-1 192.0.2.999 198.51.100.2 1 2 6 1 40 1 2 ACCEPT OK";
+        match v2(line) {
+            Err(RecordError::InvalidValue { field, text }) => {
+                assert_eq!((field, text.as_str()), (Field::Version, "x"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let line = "2 123456789010 eni-1 192.0.2.999 198.51.100.2 1 2 6 1 40 1 2 MAYBE OK";
+        assert!(matches!(
+            v2(line),
+            Err(RecordError::InvalidValue {
+                field: Field::SrcAddr,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_plan_places_every_kept_field_and_skips_the_rest() {
+        let fields = [
+            Field::Unknown,
+            Field::DstPort,
+            Field::Unknown,
+            Field::SrcAddr,
+        ];
+        let plan = Plan::new(&fields);
+        assert_eq!(plan.at(Field::DstPort), Some(1));
+        assert_eq!(plan.at(Field::SrcAddr), Some(3));
+        assert_eq!(plan.at(Field::Version), None);
+        let mut record = FlowRecord::default();
+        let mut bounds = Bounds::new();
+        parse_into(b"zz 443 zz 192.0.2.1", &plan, &mut record, &mut bounds).expect("valid");
+        assert_eq!(record.dstport, Some(443));
+        assert_eq!(record.srcaddr, "192.0.2.1".parse().ok());
     }
 
     #[test]
