@@ -241,6 +241,74 @@ impl Windows {
     }
 }
 
+/// Subject indexes by id, looked up once per flow. Ids of up to 24 bytes (`i-…` and `eni-…`
+/// ids are 19 and 21) are keyed by their bytes packed into three words and their length, so a
+/// lookup hashes four words and compares them, with no byte loop or `memcmp`; longer ids are
+/// keyed by their text.
+#[derive(Debug, Default)]
+struct SubjectIndex {
+    packed: HashMap<PackedId, u32, FastState>,
+    long: HashMap<String, u32, FastState>,
+}
+
+/// An id of at most 24 bytes: words that together hold every byte (overlapping when the length
+/// is not a multiple of eight), and the length, which makes the packing one-to-one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PackedId {
+    words: [u64; 3],
+    len: u8,
+}
+
+impl std::hash::Hash for PackedId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for w in self.words {
+            state.write_u64(w);
+        }
+        state.write_u8(self.len);
+    }
+}
+
+impl PackedId {
+    fn new(id: &[u8]) -> Option<PackedId> {
+        let len = id.len();
+        let word = |at: usize| -> Option<u64> {
+            let bytes: [u8; 8] = id.get(at..at + 8)?.try_into().ok()?;
+            Some(u64::from_le_bytes(bytes))
+        };
+        let words = match len {
+            0..=7 => {
+                let mut bytes = [0u8; 8];
+                bytes[..len].copy_from_slice(id);
+                [u64::from_le_bytes(bytes), 0, 0]
+            }
+            8..=15 => [word(0)?, word(len - 8)?, 0],
+            16..=24 => [word(0)?, word(8)?, word(len - 8)?],
+            _ => return None,
+        };
+        Some(PackedId {
+            words,
+            len: len as u8,
+        })
+    }
+}
+
+impl SubjectIndex {
+    #[inline]
+    fn get(&self, id: &str) -> Option<u32> {
+        match PackedId::new(id.as_bytes()) {
+            Some(key) => self.packed.get(&key).copied(),
+            None => self.long.get(id).copied(),
+        }
+    }
+
+    fn insert(&mut self, id: &str, index: u32) {
+        match PackedId::new(id.as_bytes()) {
+            Some(key) => self.packed.insert(key, index),
+            None => self.long.insert(id.to_owned(), index),
+        };
+    }
+}
+
 /// One connection attempt the instance opened.
 #[derive(Clone, Copy)]
 pub struct Attempt<'a> {
@@ -266,7 +334,7 @@ pub struct PortscanDetector {
     threshold: usize,
     window_ms: i64,
     subjects: Vec<SubjectInfo>,
-    subject_index: HashMap<String, u32, FastState>,
+    subject_index: SubjectIndex,
     windows: Windows,
     now: i64,
     last_sweep: i64,
@@ -280,7 +348,7 @@ impl PortscanDetector {
             threshold: threshold.max(1) as usize,
             window_ms: window_ms.max(1),
             subjects: Vec::new(),
-            subject_index: HashMap::default(),
+            subject_index: SubjectIndex::default(),
             windows: Windows::default(),
             now: i64::MIN,
             last_sweep: i64::MIN,
@@ -290,12 +358,12 @@ impl PortscanDetector {
 
     /// The index of a subject, registering it (with `make`) the first time.
     pub fn subject(&mut self, key: &str, make: impl FnOnce() -> SubjectInfo) -> u32 {
-        if let Some(&i) = self.subject_index.get(key) {
+        if let Some(i) = self.subject_index.get(key) {
             return i;
         }
         let i = u32::try_from(self.subjects.len()).unwrap_or(u32::MAX);
         self.subjects.push(make());
-        self.subject_index.insert(key.to_owned(), i);
+        self.subject_index.insert(key, i);
         i
     }
 
@@ -604,6 +672,30 @@ mod tests {
         );
         p.touch(7, 200, 3);
         assert_eq!(p.iter().collect::<Vec<_>>(), [(7, 200)]);
+    }
+
+    #[test]
+    fn subject_ids_of_every_length_are_told_apart() {
+        let mut index = SubjectIndex::default();
+        // Lengths around each packing boundary, ids differing in one byte at every position.
+        let mut ids = Vec::new();
+        for len in 0..=40 {
+            let base = "e".repeat(len);
+            ids.push(base.clone());
+            for at in 0..len {
+                let mut id = base.clone().into_bytes();
+                id[at] = b'f';
+                ids.push(String::from_utf8(id).unwrap_or_default());
+            }
+        }
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(index.get(id), None, "{id:?} is new");
+            index.insert(id, i as u32);
+        }
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(index.get(id), Some(i as u32), "{id:?}");
+        }
+        assert!(PackedId::new(&[b'x'; 24]).is_some() && PackedId::new(&[b'x'; 25]).is_none());
     }
 
     #[test]
