@@ -227,6 +227,13 @@ impl Plan {
         }
     }
 
+    /// A plan that reads only `field`, from column `index`.
+    fn single(field: Field, index: usize) -> Plan {
+        let mut fields = vec![Field::Unknown; index + 1];
+        fields[index] = field;
+        Plan::new(&fields)
+    }
+
     /// The column of `field`, if the line has it.
     #[inline(always)]
     fn at(&self, field: Field) -> Option<usize> {
@@ -280,9 +287,11 @@ pub(crate) fn parse_into<'a>(
 /// planned read stops at the first invalid field in its own order).
 #[cold]
 fn first_invalid(fields: &[Field], columns: &Columns<'_, '_>) -> RecordError {
-    let mut scratch = FlowRecord::default();
     for (index, field) in fields.iter().enumerate() {
-        if scratch.set(*field, columns, index).is_err() {
+        if FlowRecord::default()
+            .read(&Plan::single(*field, index), columns)
+            .is_err()
+        {
             return invalid_value(*field, columns.text(index));
         }
     }
@@ -363,55 +372,6 @@ impl<'a> FlowRecord<'a> {
         read!(pkt_dst_aws_service, F::PktDstAwsService, i => text(c.text(i)));
         read!(reject_reason, F::RejectReason, i => text(c.text(i)));
         Ok(())
-    }
-
-    /// Reads column `i` of `c` into the slot of `field`.
-    #[inline(always)]
-    fn set(&mut self, field: Field, c: &Columns<'a, '_>, i: usize) -> Result<(), Invalid> {
-        match field {
-            Field::Unknown => {}
-            Field::Version => self.version = number(c, i)?,
-            Field::SrcAddr => self.srcaddr = c.ip(i)?,
-            Field::DstAddr => self.dstaddr = c.ip(i)?,
-            Field::SrcPort => self.srcport = number(c, i)?,
-            Field::DstPort => self.dstport = number(c, i)?,
-            Field::Protocol => self.protocol = number(c, i)?,
-            Field::Packets => self.packets = number(c, i)?,
-            Field::Bytes => self.bytes = number(c, i)?,
-            Field::Start => self.start = number(c, i)?,
-            Field::End => self.end = number(c, i)?,
-            Field::TcpFlags => self.tcp_flags = number(c, i)?,
-            Field::PktSrcAddr => self.pkt_srcaddr = c.ip(i)?,
-            Field::PktDstAddr => self.pkt_dstaddr = c.ip(i)?,
-            Field::TrafficPath => self.traffic_path = number(c, i)?,
-            Field::Action => self.action = keyword(c.text(i), action)?,
-            Field::LogStatus => self.log_status = keyword(c.text(i), log_status)?,
-            Field::FlowDirection => self.flow_direction = keyword(c.text(i), direction)?,
-            Field::AccountId => self.account_id = account(c.text(i)),
-            _ => self.set_text(field, c.text(i)),
-        }
-        Ok(())
-    }
-
-    /// Stores a column kept as text; columns of other fields are dropped.
-    #[inline]
-    fn set_text(&mut self, field: Field, token: &'a str) {
-        let slot = match field {
-            Field::InterfaceId => &mut self.interface_id,
-            Field::VpcId => &mut self.vpc_id,
-            Field::SubnetId => &mut self.subnet_id,
-            Field::InstanceId => &mut self.instance_id,
-            Field::Type => &mut self.traffic_type,
-            Field::Region => &mut self.region,
-            Field::AzId => &mut self.az_id,
-            Field::SublocationType => &mut self.sublocation_type,
-            Field::SublocationId => &mut self.sublocation_id,
-            Field::PktSrcAwsService => &mut self.pkt_src_aws_service,
-            Field::PktDstAwsService => &mut self.pkt_dst_aws_service,
-            Field::RejectReason => &mut self.reject_reason,
-            _ => return,
-        };
-        *slot = text(token);
     }
 }
 
