@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::finding::{Principal, SessionInfo};
 
 /// A CloudTrail record, as far as Recon detection needs it. Unknown fields are ignored.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Record<'a> {
     /// `eventTime`.
@@ -48,6 +48,84 @@ pub struct Record<'a> {
     /// `userIdentity`.
     #[serde(borrow)]
     pub user_identity: Option<UserIdentity<'a>>,
+}
+
+/// A string value or null, borrowed from the input when it has no escapes.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Option<Cow<'a, str>>);
+
+impl<'a> Record<'a> {
+    /// Reads the record object `bytes` (exactly one, as the record reader hands them out)
+    /// parsing only the values of the fields kept: the record-level keys come from one vector
+    /// scan ([`scan::record_colons`](super::scan::record_colons)), and serde reads the twelve
+    /// values wanted where they lie, leaving request parameters, response elements and the like
+    /// (most of a record's bytes) unparsed. `colons` is scratch space.
+    ///
+    /// `None` when this reading does not apply — a key with escapes, a wanted key given twice,
+    /// a wanted value of the wrong type, brackets that do not match — and the caller parses the
+    /// whole record with serde, which says what is wrong. Otherwise the result is the one serde
+    /// gives for the whole record, except that values nobody reads are not validated.
+    pub fn read_fast(bytes: &'a [u8], colons: &mut Vec<usize>) -> Option<Record<'a>> {
+        if !super::scan::record_colons(bytes, colons) {
+            return None;
+        }
+        let mut rec = Record::default();
+        let mut seen = 0u16;
+        for &colon in colons.iter() {
+            let slot = match key_before(bytes, colon)? {
+                b"eventTime" => 0,
+                b"@timestamp" => 1,
+                b"eventSource" => 2,
+                b"eventName" => 3,
+                b"eventType" => 4,
+                b"eventID" => 5,
+                b"awsRegion" => 6,
+                b"sourceIPAddress" => 7,
+                b"userAgent" => 8,
+                b"errorCode" => 9,
+                b"recipientAccountId" => 10,
+                b"userIdentity" => 11,
+                _ => continue,
+            };
+            if seen & (1 << slot) != 0 {
+                return None;
+            }
+            seen |= 1 << slot;
+            let mut value = serde_json::Deserializer::from_slice(bytes.get(colon + 1..)?);
+            let text = |value: &mut serde_json::Deserializer<_>| Text::deserialize(value).ok();
+            let field = match slot {
+                0 => &mut rec.event_time,
+                1 => &mut rec.export_timestamp,
+                2 => &mut rec.event_source,
+                3 => &mut rec.event_name,
+                4 => &mut rec.event_type,
+                5 => &mut rec.event_id,
+                6 => &mut rec.aws_region,
+                7 => &mut rec.source_ip_address,
+                8 => &mut rec.user_agent,
+                9 => &mut rec.error_code,
+                10 => &mut rec.recipient_account_id,
+                _ => {
+                    rec.user_identity = Option::<UserIdentity>::deserialize(&mut value).ok()?;
+                    continue;
+                }
+            };
+            *field = text(&mut value)?.0;
+        }
+        Some(rec)
+    }
+}
+
+/// The key that ends before the record-level colon at `colon`, without its quotes; `None` when
+/// it holds an escape (or is not a string).
+fn key_before(bytes: &[u8], colon: usize) -> Option<&[u8]> {
+    let quoted = bytes.get(..colon)?.trim_ascii_end().strip_suffix(b"\"")?;
+    let open = memchr::memrchr(b'"', quoted)?;
+    let key = quoted.get(open + 1..)?;
+    let escaped = open
+        .checked_sub(1)
+        .is_some_and(|before| quoted[before] == b'\\');
+    (!escaped && !key.contains(&b'\\')).then_some(key)
 }
 
 /// `userIdentity`.
@@ -304,6 +382,130 @@ fn session_info(id: &UserIdentity<'_>) -> Option<SessionInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::Rng;
+
+    /// `read_fast` of `json`, checked against serde over the whole record.
+    fn fast_matches_serde(json: &str) -> bool {
+        let full: Record<'_> = serde_json::from_str(json).expect("valid record");
+        match Record::read_fast(json.as_bytes(), &mut Vec::new()) {
+            Some(fast) => {
+                assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{json}");
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn fast_reading_gives_what_serde_gives() {
+        let records = [
+            r#"{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/Dev/s1","accountId":"111122223333","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::111122223333:role/Dev"},"attributes":{"mfaAuthenticated":"false","creationDate":"2026-11-03T08:00:00Z"},"ec2RoleDelivery":"2.0"}},"eventTime":"2026-11-03T08:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2.15","requestParameters":{"filterSet":{"items":[{"name":"a:b","valueSet":{"items":[{"value":"}{]["}]}}]}},"responseElements":null,"eventID":"e1","eventType":"AwsApiCall","recipientAccountId":"111122223333"}"#,
+            // Keys in another order, blanks around colons, escapes and nulls in wanted values.
+            "{ \"recipientAccountId\" : \"111122223333\" ,\n \"eventName\":\"List\\u0055sers\", \"errorCode\" :null,\"userAgent\":\"a \\\"quoted\\\" agent: {x}\",\"userIdentity\":null,\"eventSource\":\"iam.amazonaws.com\"}",
+            r#"{"@timestamp":"2026-11-03T08:00:00.123Z","errorCode":"AccessDenied","eventName":"GetCallerIdentity","x":[1,2,{"eventName":"not this one"}]}"#,
+            r#"{}"#,
+        ];
+        for json in records {
+            assert!(fast_matches_serde(json), "fast reading refused {json}");
+        }
+    }
+
+    #[test]
+    fn fast_reading_declines_what_it_cannot_vouch_for() {
+        let mut colons = Vec::new();
+        for json in [
+            // Duplicate wanted key: serde refuses the record, and says so.
+            r#"{"eventName":"A","eventName":"B"}"#,
+            // A wanted value of the wrong type.
+            r#"{"eventName":7}"#,
+            r#"{"userIdentity":"alice"}"#,
+            // An escape in a key.
+            r#"{"event\u004eame":"DescribeVpcs"}"#,
+            // Not one whole object with matching brackets.
+            r#"{"eventName":"A","x":[}"#,
+            r#"{"eventName":"A"} "#,
+            r#"["eventName"]"#,
+        ] {
+            assert!(
+                Record::read_fast(json.as_bytes(), &mut colons).is_none(),
+                "{json}"
+            );
+        }
+        // Values nobody reads are not validated (as in the record scan).
+        let unread = r#"{"eventName":"DescribeVpcs","requestParameters":{"n":tru}}"#;
+        let rec = Record::read_fast(unread.as_bytes(), &mut colons).expect("read");
+        assert_eq!(rec.event_name.as_deref(), Some("DescribeVpcs"));
+    }
+
+    #[test]
+    fn fast_reading_matches_serde_on_random_records() {
+        const WANTED: [&str; 12] = [
+            "eventTime",
+            "@timestamp",
+            "eventSource",
+            "eventName",
+            "eventType",
+            "eventID",
+            "awsRegion",
+            "sourceIPAddress",
+            "userAgent",
+            "errorCode",
+            "recipientAccountId",
+            "userIdentity",
+        ];
+        const OTHER: [&str; 4] = ["requestParameters", "eventVersion", "resources", "e"];
+        let strings = [
+            r#""plain""#,
+            r#""with \"quotes\" and \\ backslash""#,
+            r#""colon: and {brackets}[]""#,
+            r#""\u00e9t\u00e9""#,
+            "null",
+        ];
+        let nested = [
+            r#"{"a":{"b":[1,2,{"c":"d:}"}]},"e":null}"#,
+            r#"[{"eventName":"inner"},"x",true,-1.5e3]"#,
+            r#""eventName""#,
+            "false",
+        ];
+        let identities = [
+            r#"{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a","userName":"a"}"#,
+            r#"{"type":"AWSService","invokedBy":"config.amazonaws.com"}"#,
+            "null",
+        ];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let blank = |rng: &mut Rng| {
+            [
+                " ", "", "
+  ", "	",
+            ][rng.below(4)]
+        };
+        for _ in 0..2000 {
+            let mut keys: Vec<&str> = WANTED
+                .iter()
+                .chain(OTHER.iter())
+                .copied()
+                .filter(|_| rng.below(2) == 0)
+                .collect();
+            // Shuffle.
+            for i in (1..keys.len()).rev() {
+                keys.swap(i, rng.below(i + 1));
+            }
+            let members: Vec<String> = keys
+                .iter()
+                .map(|k| {
+                    let value = match *k {
+                        "userIdentity" => identities[rng.below(identities.len())],
+                        k if WANTED.contains(&k) => strings[rng.below(strings.len())],
+                        _ => nested[rng.below(nested.len())],
+                    };
+                    let (a, b, c) = (blank(&mut rng), blank(&mut rng), blank(&mut rng));
+                    format!("{a}\"{k}\"{b}:{c}{value}")
+                })
+                .collect();
+            let json = format!("{{{}{}}}", members.join(","), blank(&mut rng));
+            assert!(fast_matches_serde(&json), "fast reading refused {json}");
+        }
+    }
 
     fn identity(json: &str) -> UserIdentity<'_> {
         serde_json::from_str(json).expect("valid identity")

@@ -206,19 +206,13 @@ impl Scanner for RecordFields<'_> {
 #[inline(always)]
 fn scan_record<C: Classes>(classes: C, buf: &[u8], start: usize) -> Scan<(usize, KeySpans)> {
     let mut spans = KeySpans::default();
-    let mut depth = 0usize;
-    // One bit a level, innermost lowest: set for `{`, clear for `[`.
-    let mut braces = 0u128;
+    let mut nesting = Nesting::default();
     let mut blocks = Blocks::new(classes, buf, start);
     while let Some(block) = blocks.next() {
         let brackets = block.open | block.close;
         let mut pending = block.key_colons | brackets;
         loop {
-            let events = if depth == 1 {
-                pending
-            } else {
-                pending & brackets
-            };
+            let events = nesting.events(pending, brackets);
             if events == 0 {
                 break;
             }
@@ -232,34 +226,105 @@ fn scan_record<C: Classes>(classes: C, buf: &[u8], start: usize) -> Scan<(usize,
                     }
                 }
             } else {
-                // Opening and closing brackets alternate unpredictably inside nested values:
-                // both are handled without a branch on which it is (the checks below are
-                // almost never taken).
-                let open = block.open >> bit & 1 == 1;
-                // `{` and `}` have bit 5 set, `[` and `]` do not.
-                let brace = buf[at] & 0x20 != 0;
-                if open && depth == MAX_DEPTH {
-                    return Scan::Invalid {
-                        offset: at,
-                        reason: "nesting too deep",
-                    };
-                }
-                if !open && (depth == 0 || (braces & 1 == 1) != brace) {
-                    return Scan::Invalid {
-                        offset: at,
-                        reason: "mismatched bracket",
-                    };
-                }
-                let pushed = (braces << 1) | u128::from(brace);
-                braces = if open { pushed } else { braces >> 1 };
-                depth = depth + 2 * usize::from(open) - 1;
-                if depth == 0 {
-                    return Scan::Complete((at + 1, spans));
+                match nesting.bracket(buf, at, block.open >> bit & 1 == 1) {
+                    Ok(false) => {}
+                    Ok(true) => return Scan::Complete((at + 1, spans)),
+                    Err(reason) => return Scan::Invalid { offset: at, reason },
                 }
             }
         }
     }
     Scan::Incomplete
+}
+
+/// The bracket nesting of a record walk.
+#[derive(Default)]
+struct Nesting {
+    depth: usize,
+    /// One bit a level, innermost lowest: set for `{`, clear for `[`.
+    braces: u128,
+}
+
+impl Nesting {
+    /// The events of `pending` to visit: all of them at the record's own level, only the
+    /// brackets inside nested values.
+    #[inline(always)]
+    fn events(&self, pending: u64, brackets: u64) -> u64 {
+        if self.depth == 1 {
+            pending
+        } else {
+            pending & brackets
+        }
+    }
+
+    /// Takes the bracket at `buf[at]`, opening or not: true when it closes the record, `Err`
+    /// when it does not match or nests too deep.
+    #[inline(always)]
+    fn bracket(&mut self, buf: &[u8], at: usize, open: bool) -> Result<bool, &'static str> {
+        // Opening and closing brackets alternate unpredictably inside nested values: both are
+        // handled without a branch on which it is (the checks are almost never taken).
+        // `{` and `}` have bit 5 set, `[` and `]` do not.
+        let brace = buf[at] & 0x20 != 0;
+        if open && self.depth == MAX_DEPTH {
+            return Err("nesting too deep");
+        }
+        if !open && (self.depth == 0 || (self.braces & 1 == 1) != brace) {
+            return Err("mismatched bracket");
+        }
+        let pushed = (self.braces << 1) | u128::from(brace);
+        self.braces = if open { pushed } else { self.braces >> 1 };
+        self.depth = self.depth + 2 * usize::from(open) - 1;
+        Ok(self.depth == 0)
+    }
+}
+
+/// Every colon at the record's own level (one after each key) of the complete record object
+/// `record`, in order, into `colons` (cleared first); false when `record` is not one complete
+/// object with matching brackets. For the records read in full: their keys and values are
+/// found from these.
+pub fn record_colons(record: &[u8], colons: &mut Vec<usize>) -> bool {
+    colons.clear();
+    record.first() == Some(&b'{') && simd::with_best(RecordColons { record, colons })
+}
+
+/// [`record_colons`] as a [`Scanner`].
+struct RecordColons<'a, 'c> {
+    record: &'a [u8],
+    colons: &'c mut Vec<usize>,
+}
+
+impl Scanner for RecordColons<'_, '_> {
+    type Output = bool;
+
+    #[inline(always)]
+    fn run<C: Classes>(self, classes: C) -> bool {
+        let RecordColons { record, colons } = self;
+        let mut nesting = Nesting::default();
+        let mut blocks = Blocks::new(classes, record, 0);
+        while let Some(block) = blocks.next() {
+            let brackets = block.open | block.close;
+            let mut pending = block.colons | brackets;
+            loop {
+                let events = nesting.events(pending, brackets);
+                if events == 0 {
+                    break;
+                }
+                let bit = events.trailing_zeros();
+                pending &= u64::MAX.checked_shl(bit + 1).unwrap_or(0);
+                let at = block.base + bit as usize;
+                if block.colons >> bit & 1 == 1 {
+                    colons.push(at);
+                } else {
+                    match nesting.bracket(record, at, block.open >> bit & 1 == 1) {
+                        Ok(false) => {}
+                        Ok(true) => return at + 1 == record.len(),
+                        Err(_) => return false,
+                    }
+                }
+            }
+        }
+        false
+    }
 }
 
 /// The wanted keys, by slot (see [`KeySpans::resolve`]), each with its opening quote.
@@ -366,6 +431,8 @@ struct Block {
     /// quote whose preceding byte is not `e`, `d` or `s`. Colons in a block's first two bytes
     /// are kept, since what precedes them lies in the previous block.
     key_colons: u64,
+    /// Every `:` outside strings.
+    colons: u64,
     /// `\\`, anywhere.
     backslash: u64,
 }
@@ -419,6 +486,7 @@ impl<'a, C: Classes> Blocks<'a, C> {
             open: classes.open & !in_string,
             close: classes.close & !in_string,
             key_colons: classes.colon & !in_string & (!after_quote | after_tail),
+            colons: classes.colon & !in_string,
             backslash: classes.backslash,
         };
         self.base += BLOCK;

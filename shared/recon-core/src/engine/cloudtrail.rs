@@ -1,7 +1,9 @@
 //! The CloudTrail half of the engine: the per-record hot path.
 //!
 //! Every record's end and its key fields come from one structural scan; only records whose API
-//! is in the discovery catalog (a small share of real trails) are parsed fully.
+//! is in the discovery catalog (a small share of real trails) are read further, and then only
+//! the values the detectors use ([`Record::read_fast`]), with serde over the whole record when
+//! that reading does not apply.
 
 use super::{Engine, ObjectRef, ObjectReport};
 use crate::catalog::{strip_version_suffix, Category};
@@ -105,7 +107,10 @@ impl Engine {
         bytes: &[u8],
         report: &mut ObjectReport,
     ) -> Result<(), String> {
-        let rec: Record<'_> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let rec = match Record::read_fast(bytes, &mut self.colons) {
+            Some(rec) => rec,
+            None => serde_json::from_slice(bytes).map_err(|e| e.to_string())?,
+        };
         if rec.event_type.as_deref() == Some("AwsCloudTrailInsight") {
             return Ok(());
         }

@@ -120,6 +120,8 @@ pub struct Engine {
     objects: Vec<String>,
     /// The last in-memory object's buffer, reused by the next (see [`Engine::open_bytes`]).
     scratch: Vec<u8>,
+    /// Scratch space for [`Record::read_fast`](crate::cloudtrail::Record::read_fast).
+    colons: Vec<usize>,
 }
 
 impl Engine {
@@ -140,6 +142,7 @@ impl Engine {
             flow_state_touched: false,
             accounts: Vec::new(),
             scratch: Vec::new(),
+            colons: Vec::new(),
             objects: Vec::new(),
         }
     }
