@@ -287,7 +287,9 @@ pub fn record_colons(record: &[u8], colons: &mut Vec<usize>) -> bool {
     record.first() == Some(&b'{') && simd::with_best(RecordColons { record, colons })
 }
 
-/// [`record_colons`] as a [`Scanner`].
+/// [`record_colons`] as a [`Scanner`]. Its loop has the shape of [`scan_record`]'s, apart from
+/// what it does at a colon: one loop taking that as a closure measured 2 % slower on the hot
+/// record scan, so the two share only [`Nesting`] and [`Blocks`].
 struct RecordColons<'a, 'c> {
     record: &'a [u8],
     colons: &'c mut Vec<usize>,
