@@ -180,10 +180,11 @@ pub struct KeyFields<'a> {
 /// fields lie.
 ///
 /// The record is read 64 bytes at a time as bitmasks of quotes, backslashes, brackets and
-/// colons (the crate's `simd` module). Inside nested values (identities, request parameters, response
-/// elements: most of a record's bytes) only brackets are visited; at the record's own level also
-/// colons, one a key, and a wanted key is recognised by the bytes before its colon. Brackets
-/// must match; other punctuation is not checked here (records that matter are parsed by serde).
+/// colons (the crate's `simd` module). Inside nested values (identities, request parameters,
+/// response elements: most of a record's bytes) only brackets are visited; at the record's own
+/// level also colons, one a key, and a wanted key is recognised by the bytes before its colon.
+/// Brackets must match; other punctuation is not checked here (the values of the records that
+/// matter are parsed by serde).
 pub fn record_fields(buf: &[u8], start: usize) -> Scan<(usize, KeySpans)> {
     simd::with_best(RecordFields { buf, start })
 }
