@@ -438,6 +438,31 @@ mod tests {
     }
 
     #[test]
+    fn fast_reading_of_damaged_records_never_panics_and_agrees_when_serde_accepts() {
+        let good = r#"{"userIdentity":{"type":"AssumedRole","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::111122223333:role/R"}}},"eventName":"DescribeVpcs","eventSource":"ec2.amazonaws.com","x":[1,{"y":"z\"]"}]}"#;
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut colons = Vec::new();
+        let alphabet = b"{}[]\":,\\ ae0";
+        for _ in 0..5000 {
+            let mut bytes = good.as_bytes().to_vec();
+            for _ in 0..1 + rng.below(3) {
+                let at = rng.below(bytes.len());
+                match rng.below(3) {
+                    0 => bytes[at] = alphabet[rng.below(alphabet.len())],
+                    1 => {
+                        bytes.remove(at);
+                    }
+                    _ => bytes.insert(at, alphabet[rng.below(alphabet.len())]),
+                }
+            }
+            let fast = Record::read_fast(&bytes, &mut colons);
+            if let (Some(fast), Ok(full)) = (&fast, serde_json::from_slice::<Record<'_>>(&bytes)) {
+                assert_eq!(format!("{fast:?}"), format!("{full:?}"));
+            }
+        }
+    }
+
+    #[test]
     fn fast_reading_matches_serde_on_random_records() {
         const WANTED: [&str; 12] = [
             "eventTime",
