@@ -130,7 +130,11 @@ impl Engine {
         else {
             return Err("missing eventSource or eventName".into());
         };
-        let Some(category) = self.catalog.category(source, name) else {
+        // Usually answered already by `on_record`'s lookup, from the memo.
+        let category = self
+            .api_memo
+            .category(self.catalog, source.as_bytes(), name.as_bytes());
+        let Some(category) = category.ok().flatten() else {
             return Ok(());
         };
         let source_ip = nonempty(&rec.source_ip_address);

@@ -11,7 +11,9 @@ use super::{Engine, ObjectRef, ObjectReport};
 use crate::detect::port_probe::Probe;
 use crate::detect::portscan::{Attempt, SubjectInfo};
 use crate::finding::Ec2Subject;
-use crate::flowlog::{initiator, Action, Direction, Field, FlowLogReader, FlowRecord, Initiator};
+use crate::flowlog::{
+    initiator, Action, Direction, Field, FlowLogReader, FlowRecord, Initiator, LineError,
+};
 use crate::input::{account_from_key, Content, Opened};
 use crate::intel::is_reserved;
 
@@ -74,23 +76,21 @@ impl Engine {
         account_hint: Option<&str>,
         report: &mut ObjectReport,
     ) {
+        let mut on_item = |line, item: Result<&FlowRecord<'_>, LineError>| match item {
+            Ok(rec) => {
+                report.records += 1;
+                if self.on_flow(object, rec, account_hint, line) {
+                    report.evaluated += 1;
+                }
+            }
+            Err(e) if e.is_fatal() => {
+                tracing::warn!(object = %object.name, error = %e, "object read stopped early");
+                report.fatal = Some(e.to_string());
+            }
+            Err(e) => report.issue(e.line, true, e.to_string()),
+        };
         // Records are lent, not moved: they are a few hundred bytes each.
-        let mut more = Some(());
-        while more.is_some() {
-            more = reader.next_with(|line, item| match item {
-                Ok(rec) => {
-                    report.records += 1;
-                    if self.on_flow(object, rec, account_hint, line) {
-                        report.evaluated += 1;
-                    }
-                }
-                Err(e) if e.is_fatal() => {
-                    tracing::warn!(object = %object.name, error = %e, "object read stopped early");
-                    report.fatal = Some(e.to_string());
-                }
-                Err(e) => report.issue(e.line, true, e.to_string()),
-            });
-        }
+        while reader.next_with(&mut on_item).is_some() {}
     }
 
     /// Evaluates one record; true when a detector looked at it.
