@@ -321,6 +321,12 @@ fn malformed_lines_are_reported_by_object_and_line_and_later_lines_still_count()
                 .starts_with(&format!("{name}: line {}: ", issue.position)),
             "{issue}"
         );
+        let line = format!("line {}", issue.position);
+        assert_eq!(
+            issue.to_string().matches(&line).count(),
+            1,
+            "the line is named once: {issue}"
+        );
     }
     assert_eq!(r.records, 16);
     let c = b.commit(&mut MemoryStore::default(), NOW_MS);

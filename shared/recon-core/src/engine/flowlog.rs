@@ -87,7 +87,7 @@ impl Engine {
                 tracing::warn!(object = %object.name, error = %e, "object read stopped early");
                 report.fatal = Some(e.to_string());
             }
-            Err(e) => report.issue(e.line, true, e.to_string()),
+            Err(e) => report.issue(e.line, true, e.reason),
         };
         // Records are lent, not moved: they are a few hundred bytes each.
         while reader.next_with(&mut on_item).is_some() {}
