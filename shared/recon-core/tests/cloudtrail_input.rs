@@ -104,6 +104,29 @@ fn records_split_across_lines_and_concatenated_objects_are_read() {
 }
 
 #[test]
+fn delivery_files_joined_by_cat_are_read_to_the_end() {
+    // `cat a.json.gz b.json.gz`: two gzip members, each a whole delivery file (and the same
+    // joined before compression). Every record of both counts, in memory and streamed.
+    let recs = sample();
+    let (first, second) = recs.split_at(2);
+    let members = [gzip(&envelope(first)), gzip(&envelope(second))].concat();
+    let plain = [envelope(first), b"\n".to_vec(), envelope(second)].concat();
+    for (name, bytes) in [("joined.json.gz", members), ("joined.json", plain)] {
+        for streamed in [false, true] {
+            let mut h = Harness::new(0, tor_intel());
+            let report = if streamed {
+                h.scan_streamed(name, bytes.clone())
+            } else {
+                h.scan(name, bytes.clone())
+            };
+            assert_clean(&report);
+            assert_eq!(report.records, 5, "{name} streamed={streamed}");
+            assert_eq!(report.evaluated, 3, "{name} streamed={streamed}");
+        }
+    }
+}
+
+#[test]
 fn empty_objects_hold_no_records_and_no_issues() {
     let cases: [(&str, Vec<u8>, ObjectKind); 6] = [
         (

@@ -2,7 +2,9 @@
 //!
 //! Three layouts are read: CloudTrail's delivery envelope `{"Records":[…]}` (other top-level keys
 //! are skipped), a bare JSON array of records, and one record per line (or records simply
-//! concatenated), as exports write them. Memory is bounded by the read chunk plus the largest
+//! concatenated), as exports write them. Envelopes or arrays joined end to end (`cat` of several
+//! delivery files) are read to the last one; anything else after the top-level value is
+//! reported. Memory is bounded by the read chunk plus the largest
 //! record, which is itself bounded ([`crate::input::Limits::max_record_bytes`]).
 //!
 //! A structurally broken record is reported with its index; the reader then resynchronises at
@@ -59,7 +61,12 @@ pub enum ReadIssue {
 enum State {
     Start,
     TopKeys,
-    InArray { envelope: bool },
+    InArray {
+        envelope: bool,
+    },
+    /// After a complete top-level value: the end, or another document (as `cat` of several
+    /// delivery files writes).
+    After,
     Stream,
     Done,
 }
@@ -148,6 +155,7 @@ impl<R: Read> RecordReader<R> {
             State::Start => self.start(),
             State::TopKeys => self.top_key(),
             State::InArray { envelope } => self.array_item(envelope),
+            State::After => self.after(),
             State::Stream => self.stream_item(),
         }
     }
@@ -185,7 +193,7 @@ impl<R: Read> RecordReader<R> {
             b',' => self.pos += 1,
             b'}' => {
                 self.pos += 1;
-                self.state = State::Done;
+                self.state = State::After;
             }
             b'"' => self.envelope_member()?,
             _ => return Err(self.fatal("expected a key in the top-level object".into())),
@@ -234,7 +242,7 @@ impl<R: Read> RecordReader<R> {
                 self.state = if envelope {
                     State::TopKeys
                 } else {
-                    State::Done
+                    State::After
                 };
                 Ok(Step::Continue)
             }
@@ -245,6 +253,31 @@ impl<R: Read> RecordReader<R> {
                 let found = self.resync(false)?;
                 Err(broken(index, "a record is not a JSON object", found))
             }
+        }
+    }
+
+    /// What follows a complete top-level value: nothing, or the start of another document of
+    /// the same layout. Anything else is reported, never passed over in silence.
+    fn after(&mut self) -> Result<Step, ReadIssue> {
+        let opening = if self.layout == Layout::Array {
+            b'['
+        } else {
+            b'{'
+        };
+        match self.peek_byte()? {
+            None => {
+                self.state = State::Done;
+                Ok(Step::Continue)
+            }
+            Some(b) if b == opening => {
+                self.state = State::Start;
+                Ok(Step::Continue)
+            }
+            Some(_) => Err(self.fatal(
+                "unexpected data after the end of the top-level JSON value; the rest of the \
+                 object was not read"
+                    .into(),
+            )),
         }
     }
 
@@ -468,6 +501,41 @@ mod tests {
         let (ok, bad) = read_all(data, Layout::Envelope);
         assert_eq!(ok, [r#"{"eventName":"A"}"#, r#"{"eventName":"B"}"#]);
         assert!(bad.is_empty(), "{bad:?}");
+    }
+
+    #[test]
+    fn concatenated_documents_are_all_read() {
+        // What `cat a.json b.json` (or of two gzip files) hands the reader.
+        let data = b"{\"Records\":[{\"a\":1}]}\n{\"Records\":[{\"a\":2},{\"a\":3}]} ";
+        let (ok, bad) = read_all(data, Layout::Envelope);
+        assert_eq!(ok, [r#"{"a":1}"#, r#"{"a":2}"#, r#"{"a":3}"#]);
+        assert!(bad.is_empty(), "{bad:?}");
+        let (ok, bad) = read_all(b"[{\"a\":1}][{\"a\":2}]\n", Layout::Array);
+        assert_eq!(ok, [r#"{"a":1}"#, r#"{"a":2}"#]);
+        assert!(bad.is_empty(), "{bad:?}");
+    }
+
+    #[test]
+    fn data_after_the_top_level_value_is_reported() {
+        for (data, layout) in [
+            (&b"{\"Records\":[{\"a\":1}]} trailing"[..], Layout::Envelope),
+            (&b"[{\"a\":1}],[{\"a\":2}]"[..], Layout::Array),
+            (
+                &b"{\"Records\":[{\"a\":1}]}[{\"a\":2}]"[..],
+                Layout::Envelope,
+            ),
+        ] {
+            let (ok, bad) = read_all(data, layout);
+            assert_eq!(ok, [r#"{"a":1}"#], "{layout:?}");
+            let [ReadIssue::Fatal { records, reason }] = &bad[..] else {
+                panic!("{layout:?}: {bad:?}");
+            };
+            assert_eq!(*records, 1);
+            assert!(
+                reason.contains("after the end of the top-level"),
+                "{reason}"
+            );
+        }
     }
 
     #[test]
