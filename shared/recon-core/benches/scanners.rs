@@ -39,12 +39,10 @@ fn main() {
         let Content::Bytes(bytes) = opened.content else {
             fail(path, &"too large to hold in memory");
         };
-        match opened.kind {
-            ObjectKind::CloudTrail => trails.push((bytes, Layout::Envelope)),
-            ObjectKind::CloudTrailArray => trails.push((bytes, Layout::Array)),
-            ObjectKind::CloudTrailLines => trails.push((bytes, Layout::Lines)),
-            ObjectKind::FlowLog => flows.push(bytes),
-            other => eprintln!("{path}: {other:?}, passed over"),
+        match (opened.kind, Layout::of(opened.kind)) {
+            (_, Some(layout)) => trails.push((bytes, layout)),
+            (ObjectKind::FlowLog, None) => flows.push(bytes),
+            (other, None) => eprintln!("{path}: {other:?}, passed over"),
         }
     }
     if !trails.is_empty() {

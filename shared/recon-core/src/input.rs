@@ -48,6 +48,8 @@ pub enum ObjectKind {
     CloudTrailArray,
     /// One CloudTrail record per line (or concatenated objects), as exports write them.
     CloudTrailLines,
+    /// CloudTrail event history, as `aws cloudtrail lookup-events` prints it.
+    CloudTrailEventHistory,
     /// VPC Flow Logs in text form, with or without a header line.
     FlowLog,
     /// A CloudTrail digest file (log-file validation), not a log.
@@ -68,15 +70,19 @@ impl ObjectKind {
             ObjectKind::CloudTrail
                 | ObjectKind::CloudTrailArray
                 | ObjectKind::CloudTrailLines
+                | ObjectKind::CloudTrailEventHistory
                 | ObjectKind::FlowLog
         )
     }
 
-    /// True for the three CloudTrail record kinds.
+    /// True for the CloudTrail record kinds.
     pub fn is_cloudtrail(self) -> bool {
         matches!(
             self,
-            ObjectKind::CloudTrail | ObjectKind::CloudTrailArray | ObjectKind::CloudTrailLines
+            ObjectKind::CloudTrail
+                | ObjectKind::CloudTrailArray
+                | ObjectKind::CloudTrailLines
+                | ObjectKind::CloudTrailEventHistory
         )
     }
 
@@ -86,6 +92,7 @@ impl ObjectKind {
             ObjectKind::CloudTrail => "CloudTrail log file",
             ObjectKind::CloudTrailArray => "CloudTrail records (JSON array)",
             ObjectKind::CloudTrailLines => "CloudTrail records (one per line)",
+            ObjectKind::CloudTrailEventHistory => "CloudTrail event history (lookup-events)",
             ObjectKind::FlowLog => "VPC flow log",
             ObjectKind::CloudTrailDigest => "CloudTrail digest file (not a log)",
             ObjectKind::CloudTrailInsight => "CloudTrail Insights file (no API calls)",
@@ -338,6 +345,10 @@ fn sniff_object(body: &[u8]) -> ObjectKind {
         _ => {}
     }
     let has = |needle: &[u8]| memchr::memmem::find(body, needle).is_some();
+    // lookup-events output: the records are strings, so their keys are escaped in the text.
+    if first_key == Some(b"Events") && has(b"\"CloudTrailEvent\"") {
+        return ObjectKind::CloudTrailEventHistory;
+    }
     if has(b"\"Records\"") && !has(b"\"eventName\"") {
         ObjectKind::CloudTrail
     } else if has(b"\"digestStartTime\"") {
@@ -419,6 +430,22 @@ mod tests {
             ObjectKind::CloudTrail
         );
         assert_eq!(kind_of("a.json", b"  [ ]"), ObjectKind::CloudTrailArray);
+        let history = br#"{
+    "Events": [
+        {
+            "EventId": "1",
+            "EventName": "ListBuckets",
+            "CloudTrailEvent": "{\"eventVersion\":\"1.08\"}"
+        }
+    ]
+}"#;
+        assert_eq!(
+            kind_of("events.json", history),
+            ObjectKind::CloudTrailEventHistory
+        );
+        // Another service's `Events` is not event history.
+        let other = br#"{"Events":[{"Name":"deploy","Time":1}]}"#;
+        assert_eq!(kind_of("events.json", other), ObjectKind::Other);
         let line = br#"{"eventVersion":"1.08","eventSource":"s3.amazonaws.com","eventName":"X"}"#;
         assert_eq!(kind_of("a.json", line), ObjectKind::CloudTrailLines);
         let digest = br#"{"awsAccountId":"111122223333","digestStartTime":"2021"}"#;

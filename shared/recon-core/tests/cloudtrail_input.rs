@@ -53,6 +53,11 @@ fn every_layout_plain_or_gzip_in_memory_or_streamed_reads_the_same_records() {
         ("envelope", envelope(&recs), ObjectKind::CloudTrail),
         ("array", array(&recs), ObjectKind::CloudTrailArray),
         ("lines", lines(&recs), ObjectKind::CloudTrailLines),
+        (
+            "lookup-events",
+            event_history(&recs),
+            ObjectKind::CloudTrailEventHistory,
+        ),
     ];
     let mut expected = None;
     for (layout, plain, kind) in layouts {

@@ -155,6 +155,55 @@ fn sans_intruder_address_on_a_managed_list_raises_malicious_ip_caller() {
 }
 
 #[test]
+fn sans_lab_as_newest_first_event_history_raises_the_same_findings() {
+    // The same 30,477 records as `aws cloudtrail lookup-events` would print them for an
+    // account without a trail: one document, records as strings, newest first.
+    let test = "sans_lab_as_newest_first_event_history_raises_the_same_findings";
+    let Some(root) = corpus(test) else {
+        return;
+    };
+    let run = sans(&root);
+    let dir = root.join("suzaku-sample-data/SANS-504-S3-ransomware-lab");
+    let mut events = Vec::new();
+    for path in files_under(&dir) {
+        let gz = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let file: serde_json::Value = serde_json::from_str(&text).expect("a delivery file");
+        for record in file["Records"].as_array().expect("Records") {
+            let time = record["eventTime"].as_str().unwrap_or_default().to_owned();
+            let entry = serde_json::json!({
+                "EventId": record["eventID"],
+                "EventName": record["eventName"],
+                "CloudTrailEvent": record.to_string(),
+            });
+            events.push((time, entry));
+        }
+    }
+    events.sort_by(|a, b| b.0.cmp(&a.0));
+    let entries: Vec<serde_json::Value> = events.into_iter().map(|(_, e)| e).collect();
+    let history = serde_json::to_vec(&serde_json::json!({ "Events": entries })).expect("json");
+    let lists = intel(&[(ListKind::Managed, "sans-intruder", &[INTRUDER_IP])]);
+    let mut h = Harness::new(12 * HOUR_MS, lists);
+    let report = h.scan("lookup-events.json", history);
+    assert_eq!(report.kind, Some(ObjectKind::CloudTrailEventHistory));
+    assert_no_issues(std::slice::from_ref(&report));
+    assert_eq!(report.records, 30_477);
+    let findings = h.commit().findings;
+    let view = |fs: &[Finding]| {
+        let mut v: Vec<String> = fs
+            .iter()
+            .map(|f| format!("{} {:?} {} {}", f.id, f.finding_type, f.count, f.first_seen))
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(!findings.is_empty());
+    assert_eq!(view(&findings), view(&run.findings));
+}
+
+#[test]
 fn stratus_detonation_logs_read_as_json_arrays_without_issues() {
     let Some(root) = corpus("stratus_detonation_logs_read_as_json_arrays_without_issues") else {
         return;
@@ -263,11 +312,8 @@ fn fast_record_reading_agrees_with_serde_on_every_real_record() {
         let Ok(opened) = input::open_bytes(&name, bytes, limits) else {
             continue;
         };
-        let layout = match opened.kind {
-            ObjectKind::CloudTrail => Layout::Envelope,
-            ObjectKind::CloudTrailArray => Layout::Array,
-            ObjectKind::CloudTrailLines => Layout::Lines,
-            _ => continue,
+        let Some(layout) = Layout::of(opened.kind) else {
+            continue;
         };
         let input::Content::Bytes(content) = opened.content else {
             continue;

@@ -1,11 +1,13 @@
 //! Streams CloudTrail records out of an object without holding the whole object in memory.
 //!
-//! Three layouts are read: CloudTrail's delivery envelope `{"Records":[…]}` (other top-level keys
-//! are skipped), a bare JSON array of records, and one record per line (or records simply
-//! concatenated), as exports write them. Envelopes or arrays joined end to end (`cat` of several
-//! delivery files) are read to the last one; anything else after the top-level value is
-//! reported. Memory is bounded by the read chunk plus the largest
-//! record, which is itself bounded ([`crate::input::Limits::max_record_bytes`]).
+//! Four layouts are read: CloudTrail's delivery envelope `{"Records":[…]}` (other top-level keys
+//! are skipped), a bare JSON array of records, one record per line (or records simply
+//! concatenated), as exports write them, and the event history that `aws cloudtrail
+//! lookup-events` prints (each record a JSON string under `CloudTrailEvent`), which is what an
+//! account without a trail has. Envelopes or arrays joined end to end (`cat` of several delivery
+//! files) are read to the last one; anything else after the top-level value is reported.
+//! Memory is bounded by the read chunk plus the largest record, which is itself bounded
+//! ([`crate::input::Limits::max_record_bytes`]).
 //!
 //! A structurally broken record is reported with its index; the reader then resynchronises at
 //! the next record start it can recognise, so the rest of the object still counts. A stream that
@@ -13,6 +15,8 @@
 //! read.
 
 use std::io::{self, Read};
+
+use crate::input::ObjectKind;
 
 use super::scan::{record_fields, skip_ws, string_end, value_end, KeyFields, KeySpans, Scan};
 
@@ -25,6 +29,22 @@ pub enum Layout {
     Array,
     /// Records one after another, usually one per line.
     Lines,
+    /// CloudTrail event history as `aws cloudtrail lookup-events` prints it:
+    /// `{"Events":[{…, "CloudTrailEvent":"<the record as a JSON string>"}, …]}`.
+    EventHistory,
+}
+
+impl Layout {
+    /// The layout of a CloudTrail object kind; `None` for the kinds that hold no records.
+    pub fn of(kind: ObjectKind) -> Option<Layout> {
+        match kind {
+            ObjectKind::CloudTrail => Some(Layout::Envelope),
+            ObjectKind::CloudTrailArray => Some(Layout::Array),
+            ObjectKind::CloudTrailLines => Some(Layout::Lines),
+            ObjectKind::CloudTrailEventHistory => Some(Layout::EventHistory),
+            _ => None,
+        }
+    }
 }
 
 /// One record, borrowed from the reader's buffer until the next call.
@@ -85,6 +105,8 @@ pub struct RecordReader<R> {
     layout: Layout,
     index: u64,
     max_record: usize,
+    /// The record of the current event-history entry, unescaped from its string.
+    unescaped: Vec<u8>,
 }
 
 impl RecordReader<io::Empty> {
@@ -104,6 +126,7 @@ impl RecordReader<io::Empty> {
             layout,
             index: 0,
             max_record,
+            unescaped: Vec::new(),
         }
     }
 }
@@ -120,6 +143,7 @@ impl<R: Read> RecordReader<R> {
             layout,
             index: 0,
             max_record,
+            unescaped: Vec::new(),
         }
     }
 
@@ -135,6 +159,16 @@ impl<R: Read> RecordReader<R> {
                 Ok(Step::Record { start, end, spans }) => {
                     self.index += 1;
                     let bytes = &self.buf[start..end];
+                    let fields = spans.resolve(bytes);
+                    return Some(Ok(RawRecord {
+                        bytes,
+                        index: self.index - 1,
+                        fields,
+                    }));
+                }
+                Ok(Step::Unescaped { end, spans }) => {
+                    self.index += 1;
+                    let bytes = &self.unescaped[..end];
                     let fields = spans.resolve(bytes);
                     return Some(Ok(RawRecord {
                         bytes,
@@ -170,7 +204,7 @@ impl<R: Read> RecordReader<R> {
             return Ok(Step::Continue);
         };
         let (want, next) = match self.layout {
-            Layout::Envelope => (b'{', State::TopKeys),
+            Layout::Envelope | Layout::EventHistory => (b'{', State::TopKeys),
             Layout::Array => (b'[', State::InArray { envelope: false }),
             Layout::Lines => {
                 self.state = State::Stream;
@@ -201,13 +235,19 @@ impl<R: Read> RecordReader<R> {
         Ok(Step::Continue)
     }
 
-    /// Reads `"key": value` at the top level; enters the array when the key is `Records`.
+    /// Reads `"key": value` at the top level; enters the array when the key is `Records` (or
+    /// `Events`, for event history).
     fn envelope_member(&mut self) -> Result<(), ReadIssue> {
         let key_end = self.complete(|buf, pos| match string_end(buf, pos + 1) {
             Some(end) => Scan::Complete(end),
             None => Scan::Incomplete,
         })?;
-        let is_records = &self.buf[self.pos..key_end] == b"\"Records\"";
+        let records_key: &[u8] = if self.layout == Layout::EventHistory {
+            b"\"Events\""
+        } else {
+            b"\"Records\""
+        };
+        let is_records = &self.buf[self.pos..key_end] == records_key;
         self.pos = key_end;
         if self.peek_byte()? != Some(b':') {
             return Err(self.fatal("expected ':' after a top-level key".into()));
@@ -246,6 +286,7 @@ impl<R: Read> RecordReader<R> {
                 };
                 Ok(Step::Continue)
             }
+            b'{' if self.layout == Layout::EventHistory => self.history_item(),
             b'{' => self.item(),
             _ => {
                 let index = self.index;
@@ -332,6 +373,57 @@ impl<R: Read> RecordReader<R> {
             end,
             spans: spans.shifted(start),
         })
+    }
+
+    /// Reads the event-history entry at `pos`: its `CloudTrailEvent` string, unescaped, is the
+    /// record.
+    fn history_item(&mut self) -> Result<Step, ReadIssue> {
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            #[serde(rename = "CloudTrailEvent")]
+            event: Option<String>,
+        }
+        let start = self.pos;
+        let end = self.complete(value_end)?;
+        self.pos = end;
+        let index = self.index;
+        let issue = |reason: String| {
+            Err(ReadIssue::Record {
+                index,
+                reason: format!("event-history entry: {reason}"),
+            })
+        };
+        if end - start > self.max_record {
+            self.index += 1;
+            return issue(format!(
+                "larger than the limit of {} bytes",
+                self.max_record
+            ));
+        }
+        let entry = match serde_json::from_slice::<Entry>(&self.buf[start..end]) {
+            Ok(entry) => entry,
+            Err(e) => {
+                self.index += 1;
+                return issue(e.to_string());
+            }
+        };
+        let Some(event) = entry.event else {
+            self.index += 1;
+            return issue("no CloudTrailEvent".into());
+        };
+        self.unescaped.clear();
+        self.unescaped.extend_from_slice(event.trim().as_bytes());
+        match record_fields(&self.unescaped, 0) {
+            Scan::Complete((end, spans))
+                if self.unescaped.first() == Some(&b'{') && end == self.unescaped.len() =>
+            {
+                Ok(Step::Unescaped { end, spans })
+            }
+            _ => {
+                self.index += 1;
+                issue("CloudTrailEvent is not one JSON object".into())
+            }
+        }
     }
 
     /// Skips ahead to the next recognisable record start: the next line for one record per
@@ -474,6 +566,11 @@ enum Step {
         end: usize,
         spans: KeySpans,
     },
+    /// A record in [`RecordReader::unescaped`], from its start.
+    Unescaped {
+        end: usize,
+        spans: KeySpans,
+    },
     Continue,
     End,
 }
@@ -536,6 +633,46 @@ mod tests {
                 "{reason}"
             );
         }
+    }
+
+    #[test]
+    fn reads_event_history_records_from_their_strings() {
+        let record =
+            |name: &str| format!(r#"{{"eventName":"{name}","eventSource":"s3.amazonaws.com"}}"#);
+        let entry = |inner: &str| {
+            let text = serde_json::to_string(inner).expect("a string");
+            format!(
+                r#"{{"EventId":"e","EventName":"x","Resources":[{{"a":1}}],"CloudTrailEvent":{text}}}"#
+            )
+        };
+        let data = format!(
+            r#"{{"Events":[{},{{"EventId":"none"}},{},{},{}],"NextToken":"t"}}"#,
+            entry(&record("ListBuckets")),
+            entry("[1]"),
+            entry("{\"eventName\":"),
+            entry(&format!(" {} ", record("GetBucketAcl"))),
+        );
+        let mut r = RecordReader::new(data.as_bytes(), Layout::EventHistory, 1 << 20);
+        let (mut names, mut bad) = (Vec::new(), Vec::new());
+        while let Some(item) = r.next_record() {
+            match item {
+                Ok(rec) => {
+                    let name = rec.fields.event_name.expect("eventName found by the scan");
+                    names.push((rec.index, String::from_utf8_lossy(name).into_owned()));
+                    assert_eq!(rec.fields.event_source, Some(&b"s3.amazonaws.com"[..]));
+                }
+                Err(ReadIssue::Record { index, reason }) => bad.push((index, reason)),
+                Err(fatal) => panic!("{fatal:?}"),
+            }
+        }
+        assert_eq!(
+            names,
+            [(0, "ListBuckets".into()), (4, "GetBucketAcl".into())]
+        );
+        let indexes: Vec<u64> = bad.iter().map(|(i, _)| *i).collect();
+        assert_eq!(indexes, [1, 2, 3], "{bad:?}");
+        assert!(bad[0].1.contains("no CloudTrailEvent"), "{bad:?}");
+        assert!(bad[1].1.contains("not one JSON object"), "{bad:?}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::cloudtrail::record::{
 };
 use crate::cloudtrail::{Layout, RawRecord, ReadIssue, Record, RecordReader};
 use crate::detect::permissions::ApiObservation;
-use crate::input::{is_region, Content, ObjectKind, Opened};
+use crate::input::{is_region, Content, Opened};
 use crate::time::Timestamp;
 
 impl Engine {
@@ -22,11 +22,7 @@ impl Engine {
         opened: Opened,
         report: &mut ObjectReport,
     ) {
-        let layout = match opened.kind {
-            ObjectKind::CloudTrailArray => Layout::Array,
-            ObjectKind::CloudTrailLines => Layout::Lines,
-            _ => Layout::Envelope,
-        };
+        let layout = Layout::of(opened.kind).unwrap_or(Layout::Envelope);
         let max = self.limits.max_record_bytes;
         match opened.content {
             Content::Bytes(b) => {

@@ -351,6 +351,28 @@ pub fn array(recs: &[Rec]) -> Vec<u8> {
     format!("[{}]", items.join(",\n")).into_bytes()
 }
 
+/// Event history as `aws cloudtrail lookup-events` prints it: each record a JSON string in an
+/// entry that repeats a few of its fields.
+pub fn event_history(recs: &[Rec]) -> Vec<u8> {
+    let events: Vec<Value> = recs
+        .iter()
+        .map(|r| {
+            let v = r.value();
+            serde_json::json!({
+                "EventId": v["eventID"],
+                "EventName": v["eventName"],
+                "ReadOnly": "true",
+                "EventTime": "2026-11-01T00:00:00+00:00",
+                "EventSource": v["eventSource"],
+                "Resources": [],
+                "CloudTrailEvent": r.json(),
+            })
+        })
+        .collect();
+    let history = serde_json::json!({ "Events": events, "NextToken": "abc" });
+    serde_json::to_vec_pretty(&history).expect("history serialises")
+}
+
 /// One record per line.
 pub fn lines(recs: &[Rec]) -> Vec<u8> {
     let mut out = String::new();
