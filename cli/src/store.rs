@@ -47,8 +47,15 @@ impl RedbStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| backend(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join(DB_FILE);
-        let db = Database::create(&path)
-            .map_err(|e| backend(format!("cannot open {}: {e}", path.display())))?;
+        let db = Database::create(&path).map_err(|e| {
+            let hint = match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    " (is another recon scan using this state folder?)"
+                }
+                _ => "",
+            };
+            backend(format!("cannot open {}: {e}{hint}", path.display()))
+        })?;
         let txn = db.begin_write().map_err(backend)?;
         {
             txn.open_table(PROCESSED).map_err(backend)?;

@@ -384,6 +384,27 @@ fn a_nonexistent_path_exits_nonzero_naming_it() {
 }
 
 #[test]
+fn a_state_folder_in_use_by_another_scan_is_refused_with_a_hint() {
+    let fx = Fixture::new();
+    let state = fx.state();
+    std::fs::create_dir_all(&state).expect("state folder");
+    // Another scan holds the store open (as `recon scan` does for its whole run).
+    let _held = redb::Database::create(state.join("recon.redb")).expect("store opens");
+    let out = recon(&[
+        "scan",
+        "--state",
+        Fixture::path(&state),
+        Fixture::path(&fx.logs()),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("another recon scan using this state folder"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn a_missing_threat_list_is_named_once_with_its_reason_once() {
     let fx = Fixture::new();
     let missing = fx.dir.path().join("no-such-list.txt");
