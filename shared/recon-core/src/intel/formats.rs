@@ -261,11 +261,11 @@ pub(crate) fn for_each_line(
     Ok(())
 }
 
-/// TXT, FireHOL, Tor bulk and ipsum: one entry per line, optionally followed by a `#` comment
-/// (and, for ipsum, by a count column).
+/// TXT, FireHOL, Tor bulk and ipsum: one entry per line, optionally followed by a `#` comment,
+/// or a `;` one as Spamhaus writes its DROP lists (and, for ipsum, by a count column).
 fn read_plain(loader: &mut Loader, content: &[u8], ipsum: bool) -> Result<(), IntelError> {
     for_each_line(loader, content, |l, n, line| {
-        let line = line.split_once('#').map_or(line, |(data, _)| data);
+        let line = line.split(['#', ';']).next().unwrap_or_default();
         let mut parts = line.split_whitespace();
         let Some(entry) = parts.next() else {
             return Ok(());
@@ -446,6 +446,22 @@ mod tests {
         assert!(report.invalid.is_empty(), "{:?}", report.invalid);
         assert_eq!(hit(&set, "192.0.2.200").as_deref(), Some("192.0.2.0/24"));
         assert_eq!(hit(&set, "203.0.113.9").as_deref(), Some("203.0.113.9"));
+    }
+
+    #[test]
+    fn semicolon_comments_as_in_spamhaus_drop() {
+        let drop = "; Spamhaus DROP List 2026/11/30 - (c) 2026 The Spamhaus Project\n\
+                    ; Last-Modified: Mon, 30 Nov 2026 06:00:00 GMT\n\
+                    198.51.100.0/24 ; SBL123456\n\
+                    203.0.113.0/25;SBL654321\n";
+        let (set, report) = load(drop);
+        assert_eq!(report.entries, 2);
+        assert!(report.invalid.is_empty(), "{:?}", report.invalid);
+        assert_eq!(
+            hit(&set, "198.51.100.9").as_deref(),
+            Some("198.51.100.0/24")
+        );
+        assert_eq!(hit(&set, "203.0.113.9").as_deref(), Some("203.0.113.0/25"));
     }
 
     #[test]
