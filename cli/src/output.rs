@@ -8,6 +8,7 @@ use anyhow::Result;
 use recon_core::asff;
 use recon_core::engine::{CommitReport, ObjectReport};
 use recon_core::finding::{Evidence, Finding, FindingType, Subject};
+use recon_core::time::Timestamp;
 
 use crate::args::Format;
 
@@ -71,17 +72,17 @@ fn table(out: &mut impl Write, findings: &[Finding]) -> Result<()> {
     writeln!(
         out,
         "{:<6}  {:<38}  {:>5}  {:<20}  SUBJECT / DETAIL",
-        "SEV", "TYPE", "COUNT", "LAST SEEN"
+        "SEV", "TYPE", "COUNT", "FIRST SEEN"
     )?;
+    // Findings come in first-seen order: a timeline of the reconnaissance.
     for f in findings {
-        let last = f.last_seen.to_string();
         writeln!(
             out,
             "{:<6}  {:<38}  {:>5}  {:<20}  {}",
             f.severity.label(),
             f.finding_type.name(),
             f.count,
-            &last[..19.min(last.len())],
+            seconds(f.first_seen),
             subject(f)
         )?;
         if let Some(d) = detail(f) {
@@ -89,6 +90,13 @@ fn table(out: &mut impl Write, findings: &[Finding]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A time to the second, as the table shows it.
+fn seconds(t: Timestamp) -> String {
+    let mut text = t.to_string();
+    text.truncate(19);
+    text
 }
 
 fn subject(f: &Finding) -> String {
@@ -131,6 +139,9 @@ fn detail(f: &Finding) -> Option<String> {
             let ports: Vec<String> = n.ports.iter().map(|p| p.port.to_string()).collect();
             parts.push(format!("ports {}", ports.join(",")));
         }
+    }
+    if f.last_seen != f.first_seen {
+        parts.push(format!("last seen {}", seconds(f.last_seen)));
     }
     (!parts.is_empty()).then(|| parts.join("; "))
 }

@@ -317,9 +317,18 @@ fn table_format_prints_a_header_then_one_row_per_finding() {
     assert_success(&out);
     let text = stdout(&out);
     let header = text.lines().next().expect("a header line");
-    for column in ["SEV", "TYPE", "COUNT", "LAST SEEN"] {
+    for column in ["SEV", "TYPE", "COUNT", "FIRST SEEN"] {
         assert!(header.contains(column), "{header}");
     }
+    // Rows (lines that start with a severity) come as a timeline: by first-seen time.
+    let firsts: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter(|l| !l.starts_with(' '))
+        .map(|l| l.split_whitespace().nth(3).expect("a first-seen column"))
+        .collect();
+    assert!(firsts.len() >= 2, "{text}");
+    assert!(firsts.windows(2).all(|w| w[0] <= w[1]), "{text}");
     assert!(text.contains("Recon:IAMUser/TorIPCaller"), "{text}");
     assert!(
         text.contains(&format!("arn:aws:iam::{ACCOUNT}:user/alice")),
