@@ -609,17 +609,18 @@ fn plausible_date(year: &[u8], month: &[u8], day: &[u8]) -> bool {
         && (1..=31).contains(&num(day))
 }
 
-/// Remembers [`Catalog::category`] answers by the raw bytes of `eventSource` and `eventName`.
+/// Remembers [`Catalog::category`] answers by the raw bytes of `eventName` and `eventSource`.
 ///
 /// A trail holds few distinct calls, so after the first records a lookup is one hash over the
-/// bytes, with no UTF-8 check, no version-suffix stripping and no pattern scan. At most
-/// [`CategoryMemo::CAPACITY`] calls are remembered (crafted input cannot grow it further); past
-/// that, answers come straight from the catalog.
+/// name's bytes and a compare of the source's, with no UTF-8 check, no version-suffix stripping
+/// and no pattern scan. At most [`CategoryMemo::CAPACITY`] calls are remembered (crafted input
+/// cannot grow it further); past that, answers come straight from the catalog.
 #[derive(Debug, Default)]
 pub struct CategoryMemo {
-    known: HashMap<Vec<u8>, Option<Category>, FastState>,
-    /// The key being looked up: `eventSource`, a NUL, `eventName`.
-    key: Vec<u8>,
+    /// By `eventName`: each `eventSource` seen with it (nearly always one) and its answer.
+    known: HashMap<Box<[u8]>, Vec<(Box<[u8]>, Option<Category>)>, FastState>,
+    /// Calls remembered.
+    len: usize,
 }
 
 /// Why a call could not be looked up.
@@ -652,18 +653,18 @@ impl CategoryMemo {
         event_source: &[u8],
         event_name: &[u8],
     ) -> Result<Option<Category>, MemoError> {
-        self.key.clear();
-        self.key.extend_from_slice(event_source);
-        self.key.push(0);
-        self.key.extend_from_slice(event_name);
-        if let Some(&known) = self.known.get(self.key.as_slice()) {
-            return Ok(known);
+        let sources = self.known.get(event_name);
+        if let Some((_, known)) = sources.and_then(|s| s.iter().find(|(s, _)| **s == *event_source))
+        {
+            return Ok(*known);
         }
         let source = std::str::from_utf8(event_source).map_err(|_| MemoError::SourceNotUtf8)?;
         let name = std::str::from_utf8(event_name).map_err(|_| MemoError::NameNotUtf8)?;
         let category = catalog.category(source, name);
-        if self.known.len() < Self::CAPACITY {
-            self.known.insert(self.key.clone(), category);
+        if self.len < Self::CAPACITY {
+            self.len += 1;
+            let sources = self.known.entry(event_name.into()).or_default();
+            sources.push((event_source.into(), category));
         }
         Ok(category)
     }
@@ -1268,10 +1269,22 @@ Prose after the table.
                 assert_eq!(got, Ok(catalog.category(source, name)), "{source} {name}");
             }
         }
-        // The NUL between the two keeps `a` + `bc` apart from `ab` + `c`.
-        assert_eq!(
-            memo.category(catalog, b"ec2.amazonaws.comDescribe", b"Instances"),
-            Ok(None)
+        // One name under two services: each service's own answer, however they alternate.
+        for _ in 0..2 {
+            for source in [
+                "ec2.amazonaws.com",
+                "example.amazonaws.com",
+                "iam.amazonaws.com",
+            ] {
+                let got = memo.category(catalog, source.as_bytes(), b"DescribeSecurityGroups");
+                let want = catalog.category(source, "DescribeSecurityGroups");
+                assert_eq!(got, Ok(want), "{source}");
+            }
+        }
+        assert_ne!(
+            catalog.category("ec2.amazonaws.com", "DescribeSecurityGroups"),
+            catalog.category("iam.amazonaws.com", "DescribeSecurityGroups"),
+            "the case above must tell services apart"
         );
         assert_eq!(
             memo.category(catalog, b"ec2.amazonaws.com", b"\xff"),
@@ -1286,6 +1299,8 @@ Prose after the table.
             let got = memo.category(catalog, b"ec2.amazonaws.com", name.as_bytes());
             assert_eq!(got, Ok(catalog.category("ec2.amazonaws.com", &name)));
         }
-        assert_eq!(memo.known.len(), CategoryMemo::CAPACITY);
+        assert_eq!(memo.len, CategoryMemo::CAPACITY);
+        let kept: usize = memo.known.values().map(Vec::len).sum();
+        assert_eq!(kept, CategoryMemo::CAPACITY);
     }
 }
