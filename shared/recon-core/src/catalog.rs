@@ -618,10 +618,13 @@ fn plausible_date(year: &[u8], month: &[u8], day: &[u8]) -> bool {
 #[derive(Debug, Default)]
 pub struct CategoryMemo {
     /// By `eventName`: each `eventSource` seen with it (nearly always one) and its answer.
-    known: HashMap<Box<[u8]>, Vec<(Box<[u8]>, Option<Category>)>, FastState>,
+    known: HashMap<Box<[u8]>, Vec<SourceAnswer>, FastState>,
     /// Calls remembered.
     len: usize,
 }
+
+/// An `eventSource` and the category of one `eventName` under it.
+type SourceAnswer = (Box<[u8]>, Option<Category>);
 
 /// Why a call could not be looked up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
