@@ -134,6 +134,7 @@ pub struct KeySpans {
 
 impl KeySpans {
     /// The same spans, relative to a slice that starts at `offset` of the scanned buffer.
+    #[inline]
     pub fn shifted(mut self, offset: usize) -> Self {
         for (a, b) in self.spans.iter_mut().flatten() {
             *a -= offset;
@@ -143,6 +144,7 @@ impl KeySpans {
     }
 
     /// The fields as slices of `buf`, the buffer that was scanned.
+    #[inline]
     pub fn resolve<'a>(&self, buf: &'a [u8]) -> KeyFields<'a> {
         let get = |i: usize| self.spans[i].and_then(|(a, b)| buf.get(a..b));
         KeyFields {
