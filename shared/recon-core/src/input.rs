@@ -58,7 +58,12 @@ pub enum ObjectKind {
     CloudTrailInsight,
     /// An empty object.
     Empty,
-    /// Something else (another service's file, a Parquet flow log, an unknown format).
+    /// An archive, or a compression other than gzip (zip, tar, 7z, bzip2, xz, zstd): to be
+    /// extracted first.
+    Archive,
+    /// Apache Parquet, VPC Flow Logs' other delivery format: not read.
+    Parquet,
+    /// Something else (another service's file, an unknown format).
     Other,
 }
 
@@ -97,6 +102,11 @@ impl ObjectKind {
             ObjectKind::CloudTrailDigest => "CloudTrail digest file (not a log)",
             ObjectKind::CloudTrailInsight => "CloudTrail Insights file (no API calls)",
             ObjectKind::Empty => "empty object",
+            ObjectKind::Archive => {
+                "an archive or a compression other than gzip (zip, tar, 7z, bzip2, xz, zstd): \
+                 extract it and scan what it holds"
+            }
+            ObjectKind::Parquet => "a Parquet file (Parquet flow logs are not read yet)",
             ObjectKind::Other => "not a CloudTrail or flow log",
         }
     }
@@ -253,7 +263,7 @@ fn name_hint(name: &str) -> Option<ObjectKind> {
         return Some(ObjectKind::CloudTrailInsight);
     }
     if name.ends_with(".parquet") {
-        return Some(ObjectKind::Other);
+        return Some(ObjectKind::Parquet);
     }
     None
 }
@@ -326,6 +336,9 @@ pub fn sniff(head: &[u8]) -> ObjectKind {
     let Some(start) = start else {
         return ObjectKind::Empty;
     };
+    if let Some(kind) = sniff_magic(head) {
+        return kind;
+    }
     let body = &head[start..];
     match body[0] {
         b'[' => ObjectKind::CloudTrailArray,
@@ -333,6 +346,26 @@ pub fn sniff(head: &[u8]) -> ObjectKind {
         _ if looks_like_flow_log(body) => ObjectKind::FlowLog,
         _ => ObjectKind::Other,
     }
+}
+
+/// Containers recognised by their magic bytes, so that the log line says what to do with them.
+fn sniff_magic(head: &[u8]) -> Option<ObjectKind> {
+    const ARCHIVES: [&[u8]; 6] = [
+        b"PK\x03\x04",         // zip
+        b"7z\xBC\xAF\x27\x1C", // 7z
+        b"BZh",                // bzip2
+        b"\xFD7zXZ\x00",       // xz
+        b"\x28\xB5\x2F\xFD",   // zstd
+        b"PK\x05\x06",         // an empty zip
+    ];
+    if ARCHIVES.iter().any(|m| head.starts_with(m)) {
+        return Some(ObjectKind::Archive);
+    }
+    // tar: `ustar` at offset 257 of the first header block.
+    if head.get(257..262) == Some(b"ustar") {
+        return Some(ObjectKind::Archive);
+    }
+    head.starts_with(b"PAR1").then_some(ObjectKind::Parquet)
 }
 
 fn sniff_object(body: &[u8]) -> ObjectKind {
@@ -430,6 +463,21 @@ mod tests {
             ObjectKind::CloudTrail
         );
         assert_eq!(kind_of("a.json", b"  [ ]"), ObjectKind::CloudTrailArray);
+        for magic in [
+            &b"PK\x03\x04rest"[..],
+            b"7z\xBC\xAF\x27\x1C..",
+            b"BZh91AY&SY",
+            b"\xFD7zXZ\x00\x00",
+            b"\x28\xB5\x2F\xFD....",
+        ] {
+            assert_eq!(kind_of("evidence", magic), ObjectKind::Archive, "{magic:?}");
+        }
+        let mut tar = vec![0u8; 512];
+        tar[..11].copy_from_slice(b"trail.json\0");
+        tar[257..263].copy_from_slice(b"ustar\0");
+        assert_eq!(kind_of("logs.tar", &tar), ObjectKind::Archive);
+        assert_eq!(kind_of("flows", b"PAR1\x15\x04"), ObjectKind::Parquet);
+        assert_eq!(kind_of("x.parquet", b"anything"), ObjectKind::Parquet);
         let history = br#"{
     "Events": [
         {
