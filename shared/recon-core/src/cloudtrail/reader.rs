@@ -383,8 +383,23 @@ impl<R: Read> RecordReader<R> {
             #[serde(rename = "CloudTrailEvent")]
             event: Option<String>,
         }
+        let end = loop {
+            match value_end(&self.buf, self.pos) {
+                Scan::Complete(end) => break end,
+                Scan::Incomplete if self.eof => {
+                    return Err(self.fatal("the stream ends inside an event-history entry".into()));
+                }
+                Scan::Incomplete => self.grow(self.pos)?,
+                Scan::Invalid { reason, .. } => {
+                    let index = self.index;
+                    self.index += 1;
+                    self.pos += 1;
+                    let found = self.resync(false)?;
+                    return Err(broken(index, reason, found));
+                }
+            }
+        };
         let start = self.pos;
-        let end = self.complete(value_end)?;
         self.pos = end;
         let index = self.index;
         let issue = |reason: String| {
@@ -646,11 +661,12 @@ mod tests {
             )
         };
         let data = format!(
-            r#"{{"Events":[{},{{"EventId":"none"}},{},{},{}],"NextToken":"t"}}"#,
+            r#"{{"Events":[{},{{"EventId":"none"}},{},{},{},{{"EventId":[}},{}],"NextToken":"t"}}"#,
             entry(&record("ListBuckets")),
             entry("[1]"),
             entry("{\"eventName\":"),
             entry(&format!(" {} ", record("GetBucketAcl"))),
+            entry(&record("ListUsers")),
         );
         let mut r = RecordReader::new(data.as_bytes(), Layout::EventHistory, 1 << 20);
         let (mut names, mut bad) = (Vec::new(), Vec::new());
@@ -665,12 +681,12 @@ mod tests {
                 Err(fatal) => panic!("{fatal:?}"),
             }
         }
-        assert_eq!(
-            names,
-            [(0, "ListBuckets".into()), (4, "GetBucketAcl".into())]
-        );
+        let want = [(0, "ListBuckets"), (4, "GetBucketAcl"), (6, "ListUsers")];
+        assert_eq!(names, want.map(|(i, n)| (i, n.to_owned())));
         let indexes: Vec<u64> = bad.iter().map(|(i, _)| *i).collect();
-        assert_eq!(indexes, [1, 2, 3], "{bad:?}");
+        // Entry 5 is broken JSON: reported, and the reader finds the entry after it.
+        assert_eq!(indexes, [1, 2, 3, 5], "{bad:?}");
+        assert!(bad[3].1.contains("mismatched bracket"), "{bad:?}");
         assert!(bad[0].1.contains("no CloudTrailEvent"), "{bad:?}");
         assert!(bad[1].1.contains("not one JSON object"), "{bad:?}");
     }
