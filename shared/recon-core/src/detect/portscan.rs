@@ -27,6 +27,11 @@ use crate::time::Timestamp;
 pub const STATE_KEY: &str = "portscan/windows";
 /// Most open windows kept in the store between batches (the most recent win).
 pub const MAX_EXPORTED_WINDOWS: usize = 200_000;
+/// Most windows held open in memory (about 17 MB). An instance sweeping the internet — one
+/// port on millions of hosts, a horizontal scan rather than a Portscan — opens a window per
+/// host; past this many, the windows least likely to become a scan are dropped (see
+/// [`PortscanDetector::dropped_windows`]).
+pub const MAX_OPEN_WINDOWS: usize = 200_000;
 
 /// A subject (instance or interface) and where it lives.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,6 +224,16 @@ impl Windows {
         }
     }
 
+    fn contains(&self, subject: u32, remote: IpAddr) -> bool {
+        match remote {
+            IpAddr::V4(v4) => {
+                let key = u64::from(subject) << 32 | u64::from(u32::from(v4));
+                self.v4.contains_key(&key)
+            }
+            IpAddr::V6(v6) => self.v6.contains_key(&(subject, u128::from(v6))),
+        }
+    }
+
     fn len(&self) -> usize {
         self.v4.len() + self.v6.len()
     }
@@ -339,6 +354,10 @@ pub struct PortscanDetector {
     now: i64,
     last_sweep: i64,
     pending: HashMap<String, Candidate>,
+    /// Most windows held open; see [`MAX_OPEN_WINDOWS`].
+    max_open: usize,
+    /// Windows dropped to stay within `max_open`.
+    dropped: u64,
 }
 
 impl PortscanDetector {
@@ -353,7 +372,21 @@ impl PortscanDetector {
             now: i64::MIN,
             last_sweep: i64::MIN,
             pending: HashMap::new(),
+            max_open: MAX_OPEN_WINDOWS,
+            dropped: 0,
         }
+    }
+
+    /// The same detector holding at most `max` windows open (at least 4).
+    pub fn with_max_open_windows(mut self, max: usize) -> Self {
+        self.max_open = max.max(4);
+        self
+    }
+
+    /// Windows dropped so far to stay within the open-window limit: a scan whose window was
+    /// among them may have been missed.
+    pub fn dropped_windows(&self) -> u64 {
+        self.dropped
     }
 
     /// The index of a subject, registering it (with `make`) the first time.
@@ -384,6 +417,9 @@ impl PortscanDetector {
         self.advance(a.time);
         let window_ms = self.window_ms;
         let threshold = self.threshold;
+        if self.windows.len() >= self.max_open && !self.windows.contains(a.subject, a.remote) {
+            self.shed();
+        }
         let w = self.windows.get_or_default(a.subject, a.remote);
         let far =
             a.time > w.last.saturating_add(window_ms) || a.time < w.first.saturating_sub(window_ms);
@@ -469,6 +505,39 @@ impl PortscanDetector {
         self.last_sweep = self.now;
         let horizon = self.now - self.window_ms;
         self.windows.retain(|w| w.last >= horizon);
+    }
+
+    /// Drops windows until a quarter of the limit is free: first those that have seen a single
+    /// port (in a sweep of many hosts, nearly all of them), then the least recently touched.
+    #[cold]
+    fn shed(&mut self) {
+        let before = self.windows.len();
+        let target = self.max_open - self.max_open / 4;
+        self.windows.retain(|w| w.ports.len() > 1);
+        if self.windows.len() > target {
+            let mut lasts: Vec<i64> = self.windows.iter().map(|(_, _, w)| w.last).collect();
+            let excess = lasts.len() - target;
+            let (below, &mut cut, _) = lasts.select_nth_unstable(excess - 1);
+            // Flows of one aggregation interval share their times: of the windows last
+            // touched at `cut` itself, drop only as many as needed.
+            let mut at_cut = excess - below.iter().filter(|&&t| t < cut).count();
+            self.windows.retain(|w| match w.last.cmp(&cut) {
+                std::cmp::Ordering::Less => false,
+                std::cmp::Ordering::Equal if at_cut > 0 => {
+                    at_cut -= 1;
+                    false
+                }
+                _ => true,
+            });
+        }
+        if self.dropped == 0 {
+            tracing::warn!(
+                limit = self.max_open,
+                "more Portscan windows open than the limit (an instance reaching very many \
+                 hosts at once): the least likely to become a scan are dropped"
+            );
+        }
+        self.dropped += (before - self.windows.len()) as u64;
     }
 
     /// Takes the scans found so far.
@@ -582,6 +651,58 @@ mod tests {
             panic!("network")
         };
         assert_eq!(n.distinct_ports, Some(16));
+    }
+
+    fn attempt_to(d: &mut PortscanDetector, s: u32, remote: IpAddr, port: u16, time: i64) {
+        let source = || format!("f.log:{port}");
+        d.observe(&Attempt {
+            subject: s,
+            remote,
+            port,
+            protocol: 6,
+            time,
+            rejected: false,
+            source: &source,
+        });
+    }
+
+    #[test]
+    fn an_internet_sweep_stays_within_the_window_limit_and_a_scan_inside_it_is_found() {
+        let (d, s) = detector();
+        let mut d = d.with_max_open_windows(1_000);
+        let target: IpAddr = "203.0.113.7".parse().expect("ip");
+        // Port 445 on 20,000 hosts in two minutes, and halfway through 16 ports of one host
+        // tried among them, one every ten hosts.
+        for i in 0..20_000u32 {
+            let host = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            let time = i64::from(i) * 6;
+            attempt_to(&mut d, s, host, 445, time);
+            if (10_000..10_160).contains(&i) && i % 10 == 0 {
+                attempt_to(&mut d, s, target, 1 + (i / 10 % 16) as u16, time);
+            }
+        }
+        assert!(d.open_windows() <= 1_000, "{}", d.open_windows());
+        assert!(d.dropped_windows() >= 19_000, "{}", d.dropped_windows());
+        let scans = d.drain();
+        assert_eq!(scans.len(), 1, "the vertical scan survives the sweep");
+        assert_eq!(scans[0].remote_ip, Some(target));
+    }
+
+    #[test]
+    fn at_the_limit_only_the_excess_is_dropped_even_when_times_tie() {
+        let (d, s) = detector();
+        let mut d = d.with_max_open_windows(100);
+        // Every window has two ports and the same times, as flows of one interval do.
+        for i in 0..100u32 {
+            let host = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            attempt_to(&mut d, s, host, 80, 0);
+            attempt_to(&mut d, s, host, 443, 0);
+        }
+        assert_eq!(d.open_windows(), 100);
+        let next = IpAddr::from(std::net::Ipv4Addr::from(0x0b00_0000));
+        attempt_to(&mut d, s, next, 80, 0);
+        assert_eq!(d.open_windows(), 76, "a quarter freed, then the new window");
+        assert_eq!(d.dropped_windows(), 25);
     }
 
     #[test]
