@@ -65,7 +65,7 @@ impl EngineConfig {
 
     /// Sets the account id, which must be 12 digits.
     pub fn set_account_id(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        if value.len() != 12 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        if !crate::input::is_account_id(value.as_bytes()) {
             return Err(ConfigError {
                 name: name.into(),
                 value: value.into(),

@@ -294,7 +294,7 @@ pub fn region_from_key(key: &str) -> Option<String> {
 /// The account an S3 key or path names: `AWSLogs/<account>/…`, `aws-account-id=<account>`, or
 /// the `<account>_vpcflowlogs_` / `<account>_CloudTrail_` prefix of the file name.
 pub fn account_from_key(key: &str) -> Option<String> {
-    let is_account = |s: &str| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit());
+    let is_account = |s: &str| is_account_id(s.as_bytes());
     let parts: Vec<&str> = key.split(['/', '\\']).collect();
     for w in parts.windows(2) {
         if w[0] == "AWSLogs" && is_account(w[1]) {
@@ -308,6 +308,12 @@ pub fn account_from_key(key: &str) -> Option<String> {
     let (first, rest) = file.split_once('_')?;
     (is_account(first) && (rest.starts_with("vpcflowlogs_") || rest.starts_with("CloudTrail_")))
         .then(|| first.to_owned())
+}
+
+/// Twelve ASCII digits: the only shape of an AWS account id. CloudTrail writes other text in
+/// account fields too (`ANONYMOUS_PRINCIPAL` for unauthenticated S3 requests).
+pub fn is_account_id(s: &[u8]) -> bool {
+    s.len() == 12 && s.iter().all(u8::is_ascii_digit)
 }
 
 /// `xx-name-N` shapes such as `us-east-1`, `ap-southeast-2`, `us-gov-west-1` (at most 16

@@ -576,3 +576,38 @@ fn a_record_without_any_account_is_an_issue_unless_an_account_id_is_configured()
     );
     assert_eq!(f.account_id, "444455556666");
 }
+
+#[test]
+fn anonymous_s3_callers_take_the_bucket_owners_account_never_anonymous_principal() {
+    // Unauthenticated S3 requests carry `ANONYMOUS_PRINCIPAL` where an account id would be.
+    let anonymous = aws_account("", "ANONYMOUS_PRINCIPAL");
+    let listing = |time: &str| rec(anonymous.clone(), S3, "ListObjects", time).ip(TOR_IP);
+    // As CloudTrail delivers it: the bucket owner is the recipient account.
+    let mut h = Harness::new(0, tor_intel());
+    let report = h.scan("owner.json", envelope(&[listing(&at(1, 0, 0))]));
+    assert_clean(&report);
+    let findings = h.commit().findings;
+    assert!(!findings.is_empty());
+    assert!(
+        findings.iter().all(|f| f.account_id == ACCOUNT),
+        "{findings:?}"
+    );
+    // Exported without it (as the OTRF honey-bucket set is): the configured account, else an
+    // issue; never a finding filed under `ANONYMOUS_PRINCIPAL` (invalid ASFF).
+    let bare = [listing(&at(1, 0, 1)).without("recipientAccountId")];
+    let mut h = Harness::new(0, tor_intel());
+    let report = h.scan("bare.json", envelope(&bare));
+    assert_eq!(report.issue_count, 1, "{:?}", report.issues);
+    assert!(h.commit().findings.is_empty());
+    let mut cfg = config(0);
+    cfg.account_id = Some("444455556666".into());
+    let mut h = Harness::with(cfg, tor_intel(), Default::default());
+    let report = h.scan("bare.json", envelope(&bare));
+    assert_clean(&report);
+    let findings = h.commit().findings;
+    assert!(!findings.is_empty());
+    assert!(
+        findings.iter().all(|f| f.account_id == "444455556666"),
+        "{findings:?}"
+    );
+}

@@ -203,6 +203,91 @@ fn sans_lab_as_newest_first_event_history_raises_the_same_findings() {
     assert_eq!(view(&findings), view(&run.findings));
 }
 
+/// The fields of one CSV line; quoted fields may hold commas (the honey-bucket file has no
+/// doubled quotes, which this does not undo).
+fn csv_fields(line: &str) -> Vec<&str> {
+    let mut fields = Vec::new();
+    let mut rest = line;
+    loop {
+        let (field, after) = match rest.strip_prefix('"') {
+            Some(quoted) => {
+                let end = quoted.find('"').expect("a closing quote");
+                (&quoted[..end], quoted[end + 1..].strip_prefix(','))
+            }
+            None => match rest.split_once(',') {
+                Some((field, after)) => (field, Some(after)),
+                None => (rest, None),
+            },
+        };
+        fields.push(field);
+        match after {
+            Some(after) => rest = after,
+            None => return fields,
+        }
+    }
+}
+
+#[test]
+fn otrf_honey_bucket_scanners_on_ipsum_raise_malicious_ip_caller_under_the_owners_account() {
+    // 301 anonymous S3 requests from 224 internet scanners, as CSV: rebuilt as CloudTrail
+    // records (without recipientAccountId, which the export dropped). Three of the scanners
+    // are on ipsum.
+    let test =
+        "otrf_honey_bucket_scanners_on_ipsum_raise_malicious_ip_caller_under_the_owners_account";
+    let Some(root) = corpus(test) else {
+        return;
+    };
+    let csv = root.join("OTRF_Security-Datasets_aws/AWS_S3_HoneyBucketLogs.csv");
+    let text = std::fs::read_to_string(&csv).unwrap_or_else(|e| panic!("{}: {e}", csv.display()));
+    let mut lines = text.lines();
+    let header = csv_fields(lines.next().expect("a header"));
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let python_dict = |s: &str| -> serde_json::Value {
+        serde_json::from_str(&s.replace('\'', "\"")).expect("a dict of plain strings")
+    };
+    let records: Vec<String> = lines
+        .map(|line| {
+            let f = csv_fields(line);
+            serde_json::json!({
+                "eventVersion": "1.08",
+                "userIdentity": python_dict(f[col("User ID")]),
+                "eventTime": f[col("Event DateTime")],
+                "eventSource": "s3.amazonaws.com",
+                "eventName": f[col("Event Name")],
+                "awsRegion": "eu-west-1",
+                "sourceIPAddress": f[col("Source IP")],
+                "userAgent": f[col("Request User Agent")],
+                "requestParameters": python_dict(f[col("Request Parameters")]),
+                "eventID": f[col("Event ID")],
+                "eventType": f[col("Event Type")],
+            })
+            .to_string()
+        })
+        .collect();
+    assert_eq!(records.len(), 301);
+    let mut lists = ThreatIntel::default();
+    let ipsum = root.join("threat-lists/stamparm_ipsum/ipsum.txt");
+    lists
+        .load_file(ListKind::Managed, &ipsum)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut cfg = config(0);
+    cfg.account_id = Some("111122223333".into());
+    let mut h = Harness::with(cfg, lists, Default::default());
+    let report = h.scan("honey-bucket.json", envelope_raw(&records));
+    assert_no_issues(std::slice::from_ref(&report));
+    let findings = h.commit().findings;
+    let mut callers: Vec<String> = findings
+        .iter()
+        .filter(|f| f.finding_type == MaliciousIpCaller)
+        .map(|f| {
+            assert_eq!(f.account_id, "111122223333", "{}", f.id);
+            f.remote_ip.map(|ip| ip.to_string()).unwrap_or_default()
+        })
+        .collect();
+    callers.sort();
+    assert_eq!(callers, ["212.83.184.12", "212.83.184.13", "212.83.184.17"]);
+}
+
 #[test]
 fn stratus_detonation_logs_read_as_json_arrays_without_issues() {
     let Some(root) = corpus("stratus_detonation_logs_read_as_json_arrays_without_issues") else {

@@ -315,7 +315,7 @@ fn check_identity(c: &mut Checker, obj: &Map<String, Value>, p: &str) {
         }
     }
     if let Some(s) = c.required(obj, "AwsAccountId", p) {
-        if s.len() != 12 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        if !crate::input::is_account_id(s.as_bytes()) {
             c.flag(
                 child(p, "AwsAccountId"),
                 format!("must be exactly 12 digits, is {s:?}"),

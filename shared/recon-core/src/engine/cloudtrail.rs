@@ -12,7 +12,7 @@ use crate::cloudtrail::record::{
 };
 use crate::cloudtrail::{Layout, RawRecord, ReadIssue, Record, RecordReader};
 use crate::detect::permissions::ApiObservation;
-use crate::input::{is_region, Content, Opened};
+use crate::input::{is_account_id, is_region, Content, Opened};
 use crate::time::Timestamp;
 
 impl Engine {
@@ -76,7 +76,7 @@ impl Engine {
         // Without these two the full parse finds the fallbacks (`@timestamp` in exports,
         // `userIdentity.accountId`, `--account-id`).
         let time = f.event_time.and_then(Timestamp::parse_bytes);
-        let account = f.recipient_account_id.filter(|a| a.is_ascii());
+        let account = f.recipient_account_id.filter(|a| is_account_id(a));
         let (Some(time), Some(account)) = (time, account) else {
             return self.on_full_record(object, raw.bytes, report);
         };
@@ -115,8 +115,12 @@ impl Engine {
             .and_then(Timestamp::parse)
             .ok_or("missing or invalid eventTime")?;
         let id = rec.user_identity.as_ref().ok_or("missing userIdentity")?;
+        // Only real account ids: anonymous S3 requests carry `ANONYMOUS_PRINCIPAL` in
+        // `userIdentity.accountId`.
+        let real = |a: &&str| is_account_id(a.as_bytes());
         let account = nonempty(&rec.recipient_account_id)
-            .or(nonempty(&id.account_id))
+            .filter(real)
+            .or(nonempty(&id.account_id).filter(real))
             .or(self.config.account_id.as_deref())
             .map(str::to_owned);
         if let Some(a) = &account {
