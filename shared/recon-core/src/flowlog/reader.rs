@@ -420,7 +420,7 @@ mod tests {
     #[test]
     fn memory_stays_bounded_on_huge_lines() {
         let huge = format!(
-            "{}\n2 1 e - - - - - - - 1 2 - NODATA\n",
+            "{}\n2 111122223333 e - - - - - - - 1 2 - NODATA\n",
             "x".repeat(10 * MAX_LINE_BYTES)
         );
         let mut reader = FlowLogReader::new(BufReader::with_capacity(4096, huge.as_bytes()));
@@ -437,7 +437,7 @@ mod tests {
 
     #[test]
     fn into_inner_is_positioned_after_the_last_line() {
-        let text = b"2 1 e - - - - - - - 1 2 - NODATA\nrest";
+        let text = b"2 111122223333 e - - - - - - - 1 2 - NODATA\nrest";
         let mut reader = FlowLogReader::new(&text[..]);
         assert!(reader.next_record().expect("record").is_ok());
         assert_eq!(reader.into_inner(), b"rest");

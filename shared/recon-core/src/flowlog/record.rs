@@ -358,7 +358,7 @@ impl<'a> FlowRecord<'a> {
         read!(action, F::Action, i => keyword(c.text(i), action)?);
         read!(log_status, F::LogStatus, i => keyword(c.text(i), log_status)?);
         read!(flow_direction, F::FlowDirection, i => keyword(c.text(i), direction)?);
-        read!(account_id, F::AccountId, i => account(c.text(i)));
+        read!(account_id, F::AccountId, i => account(c.text(i))?);
         read!(interface_id, F::InterfaceId, i => text(c.text(i)));
         read!(vpc_id, F::VpcId, i => text(c.text(i)));
         read!(subnet_id, F::SubnetId, i => text(c.text(i)));
@@ -419,9 +419,15 @@ fn keyword<T>(token: &str, parse: fn(&str) -> Option<T>) -> Result<Option<T>, In
     parse(token).map(Some).ok_or(Invalid)
 }
 
+/// An account id: `None` for `-` and `unknown`, invalid unless twelve digits (it becomes the
+/// finding's `AwsAccountId`).
 #[inline]
-fn account(token: &str) -> Option<&str> {
-    (token != "-" && token != "unknown").then_some(token)
+fn account(token: &str) -> Result<Option<&str>, Invalid> {
+    match token {
+        "-" | "unknown" => Ok(None),
+        _ if crate::input::is_account_id(token.as_bytes()) => Ok(Some(token)),
+        _ => Err(Invalid),
+    }
 }
 
 fn action(token: &str) -> Option<Action> {
@@ -553,34 +559,40 @@ mod tests {
                 "x",
             ),
             (
-                "2 1 e 192.0.2.300 192.0.2.2 1 2 6 1 1 1 1 ACCEPT OK",
+                "2 111122223333 e 192.0.2.300 192.0.2.2 1 2 6 1 1 1 1 ACCEPT OK",
                 Field::SrcAddr,
                 "192.0.2.300",
             ),
             (
-                "2 1 e 192.0.2.1 192.0.2.2 70000 2 6 1 1 1 1 ACCEPT OK",
+                "2 111122223333 e 192.0.2.1 192.0.2.2 70000 2 6 1 1 1 1 ACCEPT OK",
                 Field::SrcPort,
                 "70000",
             ),
             (
-                "2 1 e 192.0.2.1 192.0.2.2 1 2 300 1 1 1 1 ACCEPT OK",
+                "2 111122223333 e 192.0.2.1 192.0.2.2 1 2 300 1 1 1 1 ACCEPT OK",
                 Field::Protocol,
                 "300",
             ),
             (
-                "2 1 e 192.0.2.1 192.0.2.2 1 2 6 -1 1 1 1 ACCEPT OK",
+                "2 111122223333 e 192.0.2.1 192.0.2.2 1 2 6 -1 1 1 1 ACCEPT OK",
                 Field::Packets,
                 "-1",
             ),
             (
-                "2 1 e 192.0.2.1 192.0.2.2 1 2 6 1 1 1 1 accept OK",
+                "2 111122223333 e 192.0.2.1 192.0.2.2 1 2 6 1 1 1 1 accept OK",
                 Field::Action,
                 "accept",
             ),
             (
-                "2 1 e 192.0.2.1 192.0.2.2 1 2 6 1 1 1 1 ACCEPT DONE",
+                "2 111122223333 e 192.0.2.1 192.0.2.2 1 2 6 1 1 1 1 ACCEPT DONE",
                 Field::LogStatus,
                 "DONE",
+            ),
+            // It would be the finding's AwsAccountId, which must be twelve digits.
+            (
+                "2 12345 e 192.0.2.1 192.0.2.2 1 2 6 1 1 1 1 ACCEPT OK",
+                Field::AccountId,
+                "12345",
             ),
         ];
         for (line, field, text) in cases {
@@ -591,7 +603,7 @@ mod tests {
             assert_eq!(v2(line), Err(expected), "{line}");
         }
         let long = format!(
-            "2 1 e {} 192.0.2.2 1 2 6 1 1 1 1 ACCEPT OK",
+            "2 111122223333 e {} 192.0.2.2 1 2 6 1 1 1 1 ACCEPT OK",
             "9".repeat(500)
         );
         let err = v2(&long).expect_err("invalid").to_string();
