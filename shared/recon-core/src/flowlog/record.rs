@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::field::{bounded, Field, Format};
 use super::parse::{Bounds, Columns, Invalid};
 use super::reader::MAX_LINE_BYTES;
+use crate::cloudtrail::record::is_instance_id;
+use crate::input::is_region;
 use crate::time::Timestamp;
 
 /// The `action` field: whether security groups and network ACLs let the traffic through.
@@ -362,9 +364,9 @@ impl<'a> FlowRecord<'a> {
         read!(interface_id, F::InterfaceId, i => text(c.text(i)));
         read!(vpc_id, F::VpcId, i => text(c.text(i)));
         read!(subnet_id, F::SubnetId, i => text(c.text(i)));
-        read!(instance_id, F::InstanceId, i => text(c.text(i)));
+        read!(instance_id, F::InstanceId, i => checked(c.text(i), is_instance_id)?);
         read!(traffic_type, F::Type, i => text(c.text(i)));
-        read!(region, F::Region, i => text(c.text(i)));
+        read!(region, F::Region, i => checked(c.text(i), is_region)?);
         read!(az_id, F::AzId, i => text(c.text(i)));
         read!(sublocation_type, F::SublocationType, i => text(c.text(i)));
         read!(sublocation_id, F::SublocationId, i => text(c.text(i)));
@@ -379,6 +381,17 @@ impl<'a> FlowRecord<'a> {
 #[inline(always)]
 fn text(token: &str) -> Option<&str> {
     (token != "-").then_some(token)
+}
+
+/// A text column of a known shape (an instance id, a Region: they go into ARNs and ASFF
+/// fields): `None` for `-`, invalid when not of that shape.
+#[inline]
+fn checked(token: &str, shape: fn(&str) -> bool) -> Result<Option<&str>, Invalid> {
+    match token {
+        "-" => Ok(None),
+        _ if shape(token) => Ok(Some(token)),
+        _ => Err(Invalid),
+    }
 }
 
 /// An unsigned integer column of type `T` (`u8`, `u16`, `u64` or `i64`); `-` is `None`.
@@ -461,6 +474,39 @@ mod tests {
 
     fn v2(line: &str) -> Result<FlowRecord<'_>, RecordError> {
         parse_record(line.as_bytes(), &Format::default_v2())
+    }
+
+    #[test]
+    fn instance_ids_and_regions_must_have_their_shape() {
+        // Both go into ARNs and ASFF fields: junk there made findings invalid.
+        let format = Format::from_header("version instance-id region").expect("header");
+        fn read<'a>(line: &'a str, format: &Format) -> Result<FlowRecord<'a>, RecordError> {
+            parse_record(line.as_bytes(), format)
+        }
+        let ok = read("5 i-0123456789abcdef0 us-east-1", &format).expect("valid");
+        assert_eq!(ok.instance_id, Some("i-0123456789abcdef0"));
+        assert_eq!(ok.region, Some("us-east-1"));
+        let none = read("5 - -", &format).expect("placeholders");
+        assert_eq!((none.instance_id, none.region), (None, None));
+        for (line, field, text) in [
+            ("5 i-xyz us-east-1", Field::InstanceId, "i-xyz"),
+            (
+                "5 i-0123456789abcdef0 Us-East-1",
+                Field::Region,
+                "Us-East-1",
+            ),
+            (
+                "5 - not-a-region-at-all-really",
+                Field::Region,
+                "not-a-region-at-all-really",
+            ),
+        ] {
+            let expected = RecordError::InvalidValue {
+                field,
+                text: text.to_owned(),
+            };
+            assert_eq!(read(line, &format).map(|_| ()), Err(expected), "{line}");
+        }
     }
 
     #[test]
