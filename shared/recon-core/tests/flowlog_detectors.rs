@@ -284,6 +284,25 @@ fn extra_spaces_tabs_and_trailing_carriage_returns_are_tolerated() {
 }
 
 #[test]
+fn a_line_dated_centuries_ahead_is_malformed_and_leaves_open_scans_alone() {
+    // Such a time would be invalid in ASFF and, taken as the stream's clock, would close every
+    // open window: the scan around it would be lost.
+    let flows = sweep(TARGET, 20, 16, T0, 5);
+    let mut lines = vec![V5.fields.join(" ")];
+    lines.extend(flows[..8].iter().map(|f| f.line(&V5)));
+    lines.push(Flow::out(TARGET, 9, 9_999_999_999_999).line(&V5)); // line 10
+    lines.extend(flows[8..].iter().map(|f| f.line(&V5)));
+    let mut b = Batch::standard();
+    let r = b.scan(&key(0), gzip(lines.join("\n").as_bytes())).clone();
+    let positions: Vec<u64> = r.issues.iter().map(|i| i.position).collect();
+    assert_eq!(positions, [10], "{:#?}", r.issues);
+    assert!(r.issues[0].reason.contains("start"), "{:?}", r.issues);
+    let c = b.commit(&mut MemoryStore::default(), NOW_MS);
+    let scan = single(&c.findings, Portscan);
+    assert_eq!(net(scan).distinct_ports, Some(16));
+}
+
+#[test]
 fn malformed_lines_are_reported_by_object_and_line_and_later_lines_still_count() {
     let flows = sweep(TARGET, 20, 16, T0, 5);
     let good = |i: usize| flows[i].line(&V5);

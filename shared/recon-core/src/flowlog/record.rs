@@ -353,8 +353,8 @@ impl<'a> FlowRecord<'a> {
         read!(protocol, F::Protocol, i => number(c, i)?);
         read!(packets, F::Packets, i => number(c, i)?);
         read!(bytes, F::Bytes, i => number(c, i)?);
-        read!(start, F::Start, i => number(c, i)?);
-        read!(end, F::End, i => number(c, i)?);
+        read!(start, F::Start, i => time(c, i)?);
+        read!(end, F::End, i => time(c, i)?);
         read!(tcp_flags, F::TcpFlags, i => number(c, i)?);
         read!(traffic_path, F::TrafficPath, i => number(c, i)?);
         read!(action, F::Action, i => keyword(c.text(i), action)?);
@@ -400,6 +400,18 @@ fn number<T: Bounded>(columns: &Columns<'_, '_>, index: usize) -> Result<Option<
     Ok(columns
         .uint(index, T::MAX)?
         .and_then(|v| T::try_from(v).ok()))
+}
+
+/// A Unix time in seconds, which must fall before 2100: a time far ahead would make invalid
+/// ASFF times (past year 9999) and move the stream's clock, closing every open Portscan
+/// window at once.
+#[inline(always)]
+fn time(columns: &Columns<'_, '_>, index: usize) -> Result<Option<i64>, Invalid> {
+    const PLAUSIBLE: std::ops::Range<i64> = 0..4_102_444_800;
+    match number::<i64>(columns, index)? {
+        Some(t) if !PLAUSIBLE.contains(&t) => Err(Invalid),
+        t => Ok(t),
+    }
 }
 
 /// The integer types of record fields, with their largest value as a `u64`.
@@ -633,6 +645,11 @@ mod tests {
                 "2 111122223333 e 192.0.2.1 192.0.2.2 1 2 6 1 1 1 1 ACCEPT DONE",
                 Field::LogStatus,
                 "DONE",
+            ),
+            (
+                "2 111122223333 e 192.0.2.1 192.0.2.2 1 2 6 1 1 9999999999999 1 ACCEPT OK",
+                Field::Start,
+                "9999999999999",
             ),
             // It would be the finding's AwsAccountId, which must be twelve digits.
             (
