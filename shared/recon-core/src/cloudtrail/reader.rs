@@ -340,22 +340,7 @@ impl<R: Read> RecordReader<R> {
 
     /// Finds the end of the record object at `pos`.
     fn item(&mut self) -> Result<Step, ReadIssue> {
-        let (end, spans) = loop {
-            match record_fields(&self.buf, self.pos) {
-                Scan::Complete(found) => break found,
-                Scan::Incomplete if self.eof => {
-                    return Err(self.fatal("the stream ends inside a record".into()));
-                }
-                Scan::Incomplete => self.grow(self.pos)?,
-                Scan::Invalid { reason, .. } => {
-                    let index = self.index;
-                    self.index += 1;
-                    self.pos += 1;
-                    let found = self.resync(self.layout == Layout::Lines)?;
-                    return Err(broken(index, reason, found));
-                }
-            }
-        };
+        let (end, spans) = self.scan_item(record_fields, "a record")?;
         let start = self.pos;
         self.pos = end;
         if end - start > self.max_record {
@@ -375,6 +360,33 @@ impl<R: Read> RecordReader<R> {
         })
     }
 
+    /// Runs `scan` over the item at `pos`, reading more input until it completes. An item that
+    /// is not JSON structure is reported by index, and the reader moves on to the next item
+    /// start it can recognise.
+    #[inline(always)]
+    fn scan_item<T>(
+        &mut self,
+        scan: impl Fn(&[u8], usize) -> Scan<T>,
+        what: &str,
+    ) -> Result<T, ReadIssue> {
+        loop {
+            match scan(&self.buf, self.pos) {
+                Scan::Complete(found) => return Ok(found),
+                Scan::Incomplete if self.eof => {
+                    return Err(self.fatal(format!("the stream ends inside {what}")));
+                }
+                Scan::Incomplete => self.grow(self.pos)?,
+                Scan::Invalid { reason, .. } => {
+                    let index = self.index;
+                    self.index += 1;
+                    self.pos += 1;
+                    let found = self.resync(self.layout == Layout::Lines)?;
+                    return Err(broken(index, reason, found));
+                }
+            }
+        }
+    }
+
     /// Reads the event-history entry at `pos`: its `CloudTrailEvent` string, unescaped, is the
     /// record.
     fn history_item(&mut self) -> Result<Step, ReadIssue> {
@@ -383,22 +395,7 @@ impl<R: Read> RecordReader<R> {
             #[serde(rename = "CloudTrailEvent")]
             event: Option<String>,
         }
-        let end = loop {
-            match value_end(&self.buf, self.pos) {
-                Scan::Complete(end) => break end,
-                Scan::Incomplete if self.eof => {
-                    return Err(self.fatal("the stream ends inside an event-history entry".into()));
-                }
-                Scan::Incomplete => self.grow(self.pos)?,
-                Scan::Invalid { reason, .. } => {
-                    let index = self.index;
-                    self.index += 1;
-                    self.pos += 1;
-                    let found = self.resync(false)?;
-                    return Err(broken(index, reason, found));
-                }
-            }
-        };
+        let end = self.scan_item(value_end, "an event-history entry")?;
         let start = self.pos;
         self.pos = end;
         let index = self.index;

@@ -623,17 +623,7 @@ mod tests {
     }
 
     fn attempt(d: &mut PortscanDetector, s: u32, port: u16, time: i64) {
-        let source = || format!("f.log:{port}");
-        let remote = "10.0.9.9".parse().expect("ip");
-        d.observe(&Attempt {
-            subject: s,
-            remote,
-            port,
-            protocol: 6,
-            time,
-            rejected: false,
-            source: &source,
-        });
+        attempt_to(d, s, "10.0.9.9".parse().expect("ip"), port, time);
     }
 
     #[test]
