@@ -22,12 +22,12 @@ pub fn print(format: Format, commit: &CommitReport) -> Result<()> {
         Format::Asff => {
             let n = commit.findings.len();
             if n > asff::MAX_FINDINGS_PER_BATCH {
+                let per = asff::MAX_FINDINGS_PER_BATCH;
                 tracing::warn!(
                     findings = n,
-                    "batch-import-findings takes at most {} findings a call: split the array, \
-                     e.g. jq '.[0:{}]'",
-                    asff::MAX_FINDINGS_PER_BATCH,
-                    asff::MAX_FINDINGS_PER_BATCH
+                    "batch-import-findings takes at most {per} findings a call: split the \
+                     array, one batch a line, with jq -c '. as $f | range(0; length; {per}) \
+                     as $i | $f[$i:$i+{per}]'"
                 );
             }
             write!(out, "[")?;
