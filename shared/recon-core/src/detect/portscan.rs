@@ -28,9 +28,9 @@ pub const STATE_KEY: &str = "portscan/windows";
 /// Most open windows kept in the store between batches (the most recent win).
 pub const MAX_EXPORTED_WINDOWS: usize = 200_000;
 /// Most windows held open in memory (17 MB for the map, plus the ports of the windows that
-/// collect several). An instance sweeping the internet — one
-/// port on millions of hosts, a horizontal scan rather than a Portscan — opens a window per
-/// host; past this many, the windows least likely to become a scan are dropped (see
+/// collect several). An instance sweeping the internet — one port on millions of hosts, a
+/// horizontal scan rather than a Portscan — opens a window per host; past this many, the
+/// windows least likely to become a scan are dropped (see
 /// [`PortscanDetector::dropped_windows`]).
 pub const MAX_OPEN_WINDOWS: usize = 200_000;
 

@@ -9,7 +9,7 @@ use super::field::{bounded, Field, Format};
 use super::parse::{Bounds, Columns, Invalid};
 use super::reader::MAX_LINE_BYTES;
 use crate::cloudtrail::record::is_instance_id;
-use crate::input::is_region;
+use crate::input::{is_account_id, is_region};
 use crate::time::Timestamp;
 
 /// The `action` field: whether security groups and network ACLs let the traffic through.
@@ -450,7 +450,7 @@ fn keyword<T>(token: &str, parse: fn(&str) -> Option<T>) -> Result<Option<T>, In
 fn account(token: &str) -> Result<Option<&str>, Invalid> {
     match token {
         "-" | "unknown" => Ok(None),
-        _ if crate::input::is_account_id(token.as_bytes()) => Ok(Some(token)),
+        _ if is_account_id(token.as_bytes()) => Ok(Some(token)),
         _ => Err(Invalid),
     }
 }
