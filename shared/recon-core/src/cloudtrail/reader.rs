@@ -390,51 +390,45 @@ impl<R: Read> RecordReader<R> {
     /// Reads the event-history entry at `pos`: its `CloudTrailEvent` string, unescaped, is the
     /// record.
     fn history_item(&mut self) -> Result<Step, ReadIssue> {
+        let end = self.scan_item(value_end, "an event-history entry")?;
+        let start = self.pos;
+        self.pos = end;
+        match self.unescape_entry(start, end) {
+            Ok((end, spans)) => Ok(Step::Unescaped { end, spans }),
+            Err(reason) => {
+                let index = self.index;
+                self.index += 1;
+                let reason = format!("event-history entry: {reason}");
+                Err(ReadIssue::Record { index, reason })
+            }
+        }
+    }
+
+    /// Puts the record of the entry `buf[start..end]` into `unescaped`: its end and key fields.
+    fn unescape_entry(&mut self, start: usize, end: usize) -> Result<(usize, KeySpans), String> {
         #[derive(serde::Deserialize)]
         struct Entry {
             #[serde(rename = "CloudTrailEvent")]
             event: Option<String>,
         }
-        let end = self.scan_item(value_end, "an event-history entry")?;
-        let start = self.pos;
-        self.pos = end;
-        let index = self.index;
-        let issue = |reason: String| {
-            Err(ReadIssue::Record {
-                index,
-                reason: format!("event-history entry: {reason}"),
-            })
-        };
         if end - start > self.max_record {
-            self.index += 1;
-            return issue(format!(
+            return Err(format!(
                 "larger than the limit of {} bytes",
                 self.max_record
             ));
         }
-        let entry = match serde_json::from_slice::<Entry>(&self.buf[start..end]) {
-            Ok(entry) => entry,
-            Err(e) => {
-                self.index += 1;
-                return issue(e.to_string());
-            }
-        };
-        let Some(event) = entry.event else {
-            self.index += 1;
-            return issue("no CloudTrailEvent".into());
-        };
+        let entry: Entry =
+            serde_json::from_slice(&self.buf[start..end]).map_err(|e| e.to_string())?;
+        let event = entry.event.ok_or("no CloudTrailEvent")?;
         self.unescaped.clear();
         self.unescaped.extend_from_slice(event.trim().as_bytes());
         match record_fields(&self.unescaped, 0) {
             Scan::Complete((end, spans))
                 if self.unescaped.first() == Some(&b'{') && end == self.unescaped.len() =>
             {
-                Ok(Step::Unescaped { end, spans })
+                Ok((end, spans))
             }
-            _ => {
-                self.index += 1;
-                issue("CloudTrailEvent is not one JSON object".into())
-            }
+            _ => Err("CloudTrailEvent is not one JSON object".into()),
         }
     }
 
