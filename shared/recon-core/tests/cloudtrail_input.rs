@@ -452,24 +452,40 @@ fn with_record_limit(limit: usize) -> Harness {
 }
 
 #[test]
-fn a_record_over_the_size_limit_is_fatal_when_streamed() {
-    // Larger than the reader's 256 KiB chunk, so it must be buffered to be read.
+fn a_record_over_the_size_limit_is_skipped_when_streamed_and_the_rest_still_counts() {
+    // Larger than the reader's 256 KiB chunk, so it must be buffered to be read: the reader
+    // gives up buffering at the limit and reads past the record instead.
     let limit = 128 << 10;
     let mut h = with_record_limit(limit);
     let report = h.scan_streamed("huge.json", oversized_object(limit));
-    let fatal = report.fatal.clone().expect("the record is refused");
+    assert_eq!(report.fatal, None, "{report:?}");
+    assert_eq!(report.issue_count, 1, "{:?}", report.issues);
+    assert_eq!(report.issues[0].position, 3, "{:?}", report.issues);
+    let reason = &report.issues[0].reason;
     assert!(
-        fatal.contains(&format!("larger than the limit of {limit} bytes")),
-        "{fatal}"
+        reason.contains(&format!("larger than the limit of {limit} bytes, skipped")),
+        "{reason}"
     );
-    assert_eq!(report.records, 3);
-    assert_eq!(records_before_fatal(&report), 3);
+    assert_eq!(report.records, 5, "the three before it and the two after");
     let c = h.commit();
     assert!(find(&c.findings, TorIpCaller, &user_arn("huge")).is_none());
     assert_eq!(
         expect_finding(&c.findings, TorIpCaller, &user_arn("bulk")).count,
-        3
+        5
     );
+}
+
+#[test]
+fn a_record_over_the_size_limit_at_the_end_of_a_stream_is_reported_as_such() {
+    // The stream ends inside the oversized record: the records before it count.
+    let limit = 128 << 10;
+    let bytes = oversized_object(limit);
+    let cut = bytes.len() - 2_000;
+    let mut h = with_record_limit(limit);
+    let report = h.scan_streamed("cut.json", bytes[..cut].to_vec());
+    assert_eq!(report.records, 3, "{report:?}");
+    let reasons: Vec<&str> = report.issues.iter().map(|i| i.reason.as_str()).collect();
+    assert!(reasons.iter().any(|r| r.contains("skipped")), "{reasons:?}");
 }
 
 #[test]

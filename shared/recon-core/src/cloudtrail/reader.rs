@@ -375,6 +375,17 @@ impl<R: Read> RecordReader<R> {
                 Scan::Incomplete if self.eof => {
                     return Err(self.fatal(format!("the stream ends inside {what}")));
                 }
+                Scan::Incomplete if self.buf.len() - self.pos > self.max_record => {
+                    // Read past it without keeping it; the items after it still count.
+                    let index = self.index;
+                    self.index += 1;
+                    let reason = format!(
+                        "{what} larger than the limit of {} bytes, skipped",
+                        self.max_record
+                    );
+                    let more = self.skip_value()?;
+                    return Err(broken(index, &reason, more));
+                }
                 Scan::Incomplete => self.grow(self.pos)?,
                 Scan::Invalid { reason, .. } => {
                     let index = self.index;
@@ -384,6 +395,46 @@ impl<R: Read> RecordReader<R> {
                     return Err(broken(index, reason, found));
                 }
             }
+        }
+    }
+
+    /// Reads past the rest of the object or array starting at `pos`, tracking only strings and
+    /// nesting, so memory stays bounded however large it is. False when the stream ends first.
+    #[cold]
+    fn skip_value(&mut self) -> Result<bool, ReadIssue> {
+        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        loop {
+            let start = self.pos;
+            for (i, &b) in self.buf[start..].iter().enumerate() {
+                if in_string {
+                    if escaped {
+                        escaped = false;
+                    } else if b == b'\\' {
+                        escaped = true;
+                    } else if b == b'"' {
+                        in_string = false;
+                    }
+                    continue;
+                }
+                match b {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            self.pos = start + i + 1;
+                            return Ok(true);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            self.pos = self.buf.len();
+            if self.eof {
+                self.state = State::Done;
+                return Ok(false);
+            }
+            self.refill(self.pos)?;
         }
     }
 
@@ -741,10 +792,19 @@ mod tests {
     }
 
     #[test]
-    fn oversized_records_are_refused() {
-        let data = format!(r#"[{{"a":"{}"}}]"#, "x".repeat(600_000));
+    fn oversized_records_are_skipped_in_bounded_memory() {
+        // Strings with brackets and escaped quotes inside: the skip must not be fooled.
+        let blob = r#"x\"}]{[x"#.repeat(60_000);
+        let data = format!(r#"[{{"a":"{blob}","b":[{{}}]}},{{"a":2}}]"#);
         let mut r = RecordReader::new(data.as_bytes(), Layout::Array, 100_000);
         let first = r.next_record().expect("an item");
-        assert!(matches!(first, Err(ReadIssue::Fatal { .. })));
+        let Err(ReadIssue::Record { index: 0, reason }) = first else {
+            panic!("{first:?}");
+        };
+        assert!(reason.contains("skipped"), "{reason}");
+        let next = r.next_record().expect("the record after it");
+        assert_eq!(next.expect("read").bytes, br#"{"a":2}"#);
+        assert!(r.next_record().is_none());
+        assert!(r.buf.capacity() < 4 * 100_000, "{}", r.buf.capacity());
     }
 }
