@@ -384,8 +384,10 @@ fn sniff_object(body: &[u8]) -> ObjectKind {
         _ => {}
     }
     let has = |needle: &[u8]| memchr::memmem::find(body, needle).is_some();
-    // lookup-events output: the records are strings, so their keys are escaped in the text.
-    if first_key == Some(b"Events") && has(b"\"CloudTrailEvent\"") {
+    // lookup-events output (its `Events` first from the CLI, anywhere when a script saved the
+    // whole response): the records are strings, so their keys appear only escaped — an
+    // unescaped `"eventVersion"` is a record's own key.
+    if has(b"\"Events\"") && has(b"\"CloudTrailEvent\"") && !has(b"\"eventVersion\"") {
         return ObjectKind::CloudTrailEventHistory;
     }
     if has(b"\"Records\"") && !has(b"\"eventName\"") {
@@ -497,6 +499,15 @@ mod tests {
             kind_of("events.json", history),
             ObjectKind::CloudTrailEventHistory
         );
+        let saved_response =
+            br#"{"ResponseMetadata":{"HTTPStatusCode":200},"Events":[{"CloudTrailEvent":"{}"}]}"#;
+        assert_eq!(
+            kind_of("response.json", saved_response),
+            ObjectKind::CloudTrailEventHistory
+        );
+        // A record that mentions both names in its parameters is still a record.
+        let record = br#"{"eventVersion":"1.08","eventSource":"events.amazonaws.com","eventName":"X","requestParameters":{"Events":1,"CloudTrailEvent":2}}"#;
+        assert_eq!(kind_of("a.json", record), ObjectKind::CloudTrailLines);
         // Another service's `Events` is not event history.
         let other = br#"{"Events":[{"Name":"deploy","Time":1}]}"#;
         assert_eq!(kind_of("events.json", other), ObjectKind::Other);
