@@ -385,8 +385,8 @@ fn text(token: &str) -> Option<&str> {
 
 /// A text column of a known shape (an instance id, a Region: they go into ARNs and ASFF
 /// fields): `None` for `-`, invalid when not of that shape.
-#[inline]
-fn checked(token: &str, shape: fn(&str) -> bool) -> Result<Option<&str>, Invalid> {
+#[inline(always)]
+fn checked(token: &str, shape: impl Fn(&str) -> bool) -> Result<Option<&str>, Invalid> {
     match token {
         "-" => Ok(None),
         _ if shape(token) => Ok(Some(token)),
@@ -446,7 +446,7 @@ fn keyword<T>(token: &str, parse: fn(&str) -> Option<T>) -> Result<Option<T>, In
 
 /// An account id: `None` for `-` and `unknown`, invalid unless twelve digits (it becomes the
 /// finding's `AwsAccountId`).
-#[inline]
+#[inline(always)]
 fn account(token: &str) -> Result<Option<&str>, Invalid> {
     match token {
         "-" | "unknown" => Ok(None),
