@@ -353,6 +353,14 @@ pub fn sniff(head: &[u8]) -> ObjectKind {
     match body[0] {
         b'[' => ObjectKind::CloudTrailArray,
         b'{' => sniff_object(body),
+        b'0'..=b'9' if export_prefix(body).is_some() => {
+            // CloudTrail sent to CloudWatch Logs and exported: a time before each record.
+            let rest = &body[export_prefix(body).unwrap_or_default()..];
+            match sniff_object(rest) {
+                ObjectKind::CloudTrailLines => ObjectKind::CloudTrailLines,
+                _ => ObjectKind::Other,
+            }
+        }
         _ if looks_like_flow_log(body) => ObjectKind::FlowLog,
         _ => ObjectKind::Other,
     }
@@ -416,6 +424,15 @@ fn first_key(body: &[u8]) -> Option<&[u8]> {
     let rest = rest[q..].strip_prefix(b"\"")?;
     let end = memchr::memchr2(b'"', b'\\', rest)?;
     (rest[end] == b'"').then_some(&rest[..end])
+}
+
+/// The length of the time and space that a CloudWatch Logs export puts before each event
+/// (`2021-07-29T13:02:53.000Z {"eventVersion":…`), when `line` starts with one and an object
+/// follows.
+pub fn export_prefix(line: &[u8]) -> Option<usize> {
+    let space = memchr::memchr(b' ', &line[..line.len().min(40)])?;
+    let time = crate::time::Timestamp::parse_bytes(&line[..space]);
+    (time.is_some() && line.get(space + 1) == Some(&b'{')).then_some(space + 1)
 }
 
 fn looks_like_flow_log(body: &[u8]) -> bool {
@@ -508,6 +525,12 @@ mod tests {
         assert_eq!(
             kind_of("response.json", saved_response),
             ObjectKind::CloudTrailEventHistory
+        );
+        let exported = b"2021-07-29T13:02:53.000Z {\"eventVersion\":\"1.08\",\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"X\"}\n";
+        assert_eq!(kind_of("000000", exported), ObjectKind::CloudTrailLines);
+        assert_eq!(
+            kind_of("000000", b"2021-07-29T13:02:53.000Z {\"a\":1}\n"),
+            ObjectKind::Other
         );
         // A record that mentions both names in its parameters is still a record.
         let record = br#"{"eventVersion":"1.08","eventSource":"events.amazonaws.com","eventName":"X","requestParameters":{"Events":1,"CloudTrailEvent":2}}"#;

@@ -58,6 +58,11 @@ fn every_layout_plain_or_gzip_in_memory_or_streamed_reads_the_same_records() {
             event_history(&recs),
             ObjectKind::CloudTrailEventHistory,
         ),
+        (
+            "cloudwatch-export",
+            cloudwatch_export(&recs),
+            ObjectKind::CloudTrailLines,
+        ),
     ];
     let mut expected = None;
     for (layout, plain, kind) in layouts {

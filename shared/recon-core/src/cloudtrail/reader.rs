@@ -2,7 +2,8 @@
 //!
 //! Four layouts are read: CloudTrail's delivery envelope `{"Records":[…]}` (other top-level keys
 //! are skipped), a bare JSON array of records, one record per line (or records simply
-//! concatenated), as exports write them, and the event history that `aws cloudtrail
+//! concatenated, or each after its time as a CloudWatch Logs export writes them), as exports
+//! write them, and the event history that `aws cloudtrail
 //! lookup-events` prints (each record a JSON string under `CloudTrailEvent`), which is what an
 //! account without a trail has. Envelopes or arrays joined end to end (`cat` of several delivery
 //! files) are read to the last one; anything else after the top-level value is reported.
@@ -329,12 +330,29 @@ impl<R: Read> RecordReader<R> {
                 Ok(Step::Continue)
             }
             Some(b'{') => self.item(),
+            Some(b'0'..=b'9') if self.export_prefix()? => Ok(Step::Continue),
             Some(_) => {
                 let index = self.index;
                 self.index += 1;
                 let found = self.resync(true)?;
                 Err(broken(index, "a line is not a JSON object", found))
             }
+        }
+    }
+
+    /// Steps over the time a CloudWatch Logs export puts before each record, when the line at
+    /// `pos` starts with one; false when it does not.
+    fn export_prefix(&mut self) -> Result<bool, ReadIssue> {
+        const LONGEST: usize = 40;
+        if !self.eof && self.buf.len() - self.pos < LONGEST {
+            self.refill(self.pos)?;
+        }
+        match crate::input::export_prefix(&self.buf[self.pos..]) {
+            Some(n) => {
+                self.pos += n;
+                Ok(true)
+            }
+            None => Ok(false),
         }
     }
 
@@ -731,6 +749,20 @@ mod tests {
         assert!(bad[3].1.contains("mismatched bracket"), "{bad:?}");
         assert!(bad[0].1.contains("no CloudTrailEvent"), "{bad:?}");
         assert!(bad[1].1.contains("not one JSON object"), "{bad:?}");
+    }
+
+    #[test]
+    fn lines_exported_from_cloudwatch_logs_carry_a_time_before_each_record() {
+        let data = b"2021-07-29T13:02:53.000Z {\"a\":1}\n\
+                     2021-07-29T13:02:54.000Z not a record\n\
+                     {\"a\":3}\n\
+                     2021-07-29T13:02:55Z {\"a\":4}";
+        let (ok, bad) = read_all(data, Layout::Lines);
+        assert_eq!(ok, [r#"{"a":1}"#, r#"{"a":3}"#, r#"{"a":4}"#]);
+        assert!(
+            matches!(&bad[..], [ReadIssue::Record { index: 1, .. }]),
+            "{bad:?}"
+        );
     }
 
     #[test]

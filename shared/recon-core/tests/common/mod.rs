@@ -351,6 +351,20 @@ pub fn array(recs: &[Rec]) -> Vec<u8> {
     format!("[{}]", items.join(",\n")).into_bytes()
 }
 
+/// CloudTrail sent to CloudWatch Logs and exported to S3: each record on its own line after
+/// its event's time.
+pub fn cloudwatch_export(recs: &[Rec]) -> Vec<u8> {
+    let mut out = String::new();
+    for r in recs {
+        let time = r.value()["eventTime"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        out.push_str(&format!("{} {}\n", time.replace('Z', ".000Z"), r.json()));
+    }
+    out.into_bytes()
+}
+
 /// Event history as `aws cloudtrail lookup-events` prints it: each record a JSON string in an
 /// entry that repeats a few of its fields.
 pub fn event_history(recs: &[Rec]) -> Vec<u8> {
