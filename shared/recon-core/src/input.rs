@@ -430,14 +430,24 @@ fn first_key(body: &[u8]) -> Option<&[u8]> {
 /// (`2021-07-29T13:02:53.000Z {"eventVersion":…`), when `line` starts with one and an object
 /// follows.
 pub fn export_prefix(line: &[u8]) -> Option<usize> {
+    export_time(line).filter(|&n| line.get(n) == Some(&b'{'))
+}
+
+/// The length of the time and space before the event when `line` starts with them, as in a
+/// CloudWatch Logs export. Two byte compares turn down nearly every other line.
+#[inline]
+pub fn export_time(line: &[u8]) -> Option<usize> {
+    if line.len() < 21 || line[4] != b'-' || line[10] != b'T' {
+        return None;
+    }
     let space = memchr::memchr(b' ', &line[..line.len().min(40)])?;
-    let time = crate::time::Timestamp::parse_bytes(&line[..space]);
-    (time.is_some() && line.get(space + 1) == Some(&b'{')).then_some(space + 1)
+    crate::time::Timestamp::parse_bytes(&line[..space]).map(|_| space + 1)
 }
 
 fn looks_like_flow_log(body: &[u8]) -> bool {
     let line_end = memchr::memchr(b'\n', body).unwrap_or(body.len());
     let line = &body[..line_end];
+    let line = &line[export_time(line).unwrap_or(0)..];
     if crate::flowlog::Format::is_header_line(line) {
         return true;
     }
@@ -532,6 +542,9 @@ mod tests {
             kind_of("000000", b"2021-07-29T13:02:53.000Z {\"a\":1}\n"),
             ObjectKind::Other
         );
+        let flows = b"2021-07-29T13:02:53.000Z 2 111122223333 eni-0a1b2c3d 198.51.100.7 \
+                      10.0.0.5 40000 22 6 1 40 1627563773 1627563833 ACCEPT OK\n";
+        assert_eq!(kind_of("000000", flows), ObjectKind::FlowLog);
         // A record that mentions both names in its parameters is still a record.
         let record = br#"{"eventVersion":"1.08","eventSource":"events.amazonaws.com","eventName":"X","requestParameters":{"Events":1,"CloudTrailEvent":2}}"#;
         assert_eq!(kind_of("a.json", record), ObjectKind::CloudTrailLines);

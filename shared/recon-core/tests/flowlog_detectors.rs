@@ -76,6 +76,28 @@ fn default_v2_without_header_gzip() {
 }
 
 #[test]
+fn default_v2_exported_from_cloudwatch_logs_with_a_time_before_each_line() {
+    // Flow logs published to CloudWatch Logs, then exported to S3: no header, and each event
+    // after its time.
+    let flows = scan_and_probe();
+    let body: String = flows
+        .iter()
+        .map(|f| {
+            let time = Timestamp(f.start * 1000).to_rfc3339();
+            format!("{time} {}\n", f.line(&V2))
+        })
+        .collect();
+    let mut b = Batch::standard();
+    let r = b.scan("exported/000000.gz", gzip(body.as_bytes())).clone();
+    b.assert_clean();
+    assert_eq!(r.kind, Some(ObjectKind::FlowLog));
+    assert_eq!(r.evaluated, flows.len() as u64);
+    let c = b.commit(&mut MemoryStore::default(), NOW_MS);
+    assert_eq!(net(single(&c.findings, Portscan)).distinct_ports, Some(16));
+    assert_eq!(ports(single(&c.findings, PortProbeUnprotectedPort)), [22]);
+}
+
+#[test]
 fn v3_custom_header_in_shuffled_order_gzip() {
     assert_format_detects(&V3, &key(0), true);
 }

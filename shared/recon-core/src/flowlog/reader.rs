@@ -394,6 +394,8 @@ fn parse_line<'a>(
     record: &mut FlowRecord<'a>,
     bounds: &mut Bounds,
 ) -> Result<(), LineError> {
+    // Exported from CloudWatch Logs, a line starts with its event's time.
+    let line = &line[crate::input::export_time(line).unwrap_or(0)..];
     parse_into(line, plan, record, bounds).map_err(|e| malformed(line_no, &e))
 }
 
