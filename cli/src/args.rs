@@ -72,6 +72,20 @@ pub struct ScanArgs {
     /// Region for records and paths that name none.
     #[arg(long, value_name = "REGION", default_value = "us-east-1")]
     pub region: String,
+    /// Distinct ports of one remote host that make a Portscan.
+    #[arg(long = "portscan-ports", value_name = "N", default_value = "15")]
+    pub portscan_ports: String,
+    /// The window those ports must fall in, e.g. 5m.
+    #[arg(
+        long = "portscan-window",
+        value_name = "DURATION",
+        default_value = "5m"
+    )]
+    pub portscan_window: String,
+    /// Fields of flow logs that have no header line (CloudWatch Logs exports), as a header
+    /// names them, e.g. "version account-id interface-id srcaddr …". Default: version 2.
+    #[arg(long = "flow-format", value_name = "FIELDS")]
+    pub flow_format: Option<String>,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

@@ -110,6 +110,11 @@ fn config(args: &ScanArgs) -> Result<EngineConfig> {
         c.set_account_id("--account-id", a)?;
     }
     c.default_region.clone_from(&args.region);
+    c.set_portscan_ports("--portscan-ports", &args.portscan_ports)?;
+    c.set_portscan_window("--portscan-window", &args.portscan_window)?;
+    if let Some(f) = &args.flow_format {
+        c.set_flow_format("--flow-format", f)?;
+    }
     Ok(c)
 }
 

@@ -393,6 +393,58 @@ fn a_nonexistent_path_exits_nonzero_naming_it() {
 }
 
 #[test]
+fn headerless_custom_flow_logs_read_with_flow_format_and_the_portscan_threshold_is_a_flag() {
+    // Version-5 flow logs exported from CloudWatch Logs: no header, a time before each line.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fields = "version account-id interface-id srcaddr dstaddr srcport dstport protocol \
+                  packets bytes start end action log-status flow-direction";
+    let lines: String = (20..36)
+        .map(|port| {
+            format!(
+                "2026-09-21T14:13:{port:02}.000Z 5 {ACCOUNT} eni-0a1b2c3d 10.0.0.5 \
+                 203.0.113.9 40000 {port} 6 1 40 {} {} REJECT OK egress\n",
+                1_790_000_000 + port,
+                1_790_000_060 + port
+            )
+        })
+        .collect();
+    let file = dir.path().join("exported/000000.gz");
+    write(&file, &gzip(lines.as_bytes()));
+    let scan = |extra: &[&str]| {
+        let state = dir.path().join(format!("state-{}", extra.len()));
+        let mut args = vec!["scan", "--no-progress", "--format", "jsonl", "--state"];
+        args.push(Fixture::path(&state));
+        args.extend_from_slice(extra);
+        args.push(Fixture::path(&file));
+        recon(&args)
+    };
+    let portscans = |out: &Output| {
+        let text = stdout(out);
+        text.lines()
+            .filter(|l| l.contains("Recon:EC2-Portscan"))
+            .count()
+    };
+    // Read as version 2, every line has a column too many.
+    let default = scan(&[]);
+    assert_success(&default);
+    assert!(
+        stderr(&default).contains("16 malformed"),
+        "{}",
+        stderr(&default)
+    );
+    let v5 = scan(&["--flow-format", fields]);
+    assert_success(&v5);
+    assert!(stderr(&v5).contains("0 malformed"), "{}", stderr(&v5));
+    assert_eq!(portscans(&v5), 1, "{}", stdout(&v5));
+    // Sixteen ports are not a scan when it takes twenty.
+    let strict = scan(&["--flow-format", fields, "--portscan-ports", "20"]);
+    assert_success(&strict);
+    assert_eq!(portscans(&strict), 0, "{}", stdout(&strict));
+    let bad = scan(&["--portscan-window", "0"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+}
+
+#[test]
 fn a_state_folder_in_use_by_another_scan_is_refused_with_a_hint() {
     let fx = Fixture::new();
     let state = fx.state();

@@ -25,6 +25,9 @@ pub struct EngineConfig {
     pub portscan_ports: u32,
     /// The window they must fall in, in milliseconds.
     pub portscan_window_ms: i64,
+    /// The fields of flow logs that have no header line (CloudWatch Logs exports); the
+    /// default version-2 format when `None`.
+    pub flow_format: Option<crate::flowlog::Format>,
 }
 
 impl Default for EngineConfig {
@@ -36,6 +39,7 @@ impl Default for EngineConfig {
             partition: "aws".into(),
             portscan_ports: DEFAULT_PORTSCAN_PORTS,
             portscan_window_ms: DEFAULT_PORTSCAN_WINDOW_MS,
+            flow_format: None,
         }
     }
 }
@@ -60,6 +64,45 @@ impl EngineConfig {
             value: value.into(),
             message: "expected a duration such as 7d, 12h, 30m or 0".into(),
         })?;
+        Ok(())
+    }
+
+    /// Sets the Portscan threshold: at least 2 distinct ports.
+    pub fn set_portscan_ports(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        self.portscan_ports = value
+            .parse()
+            .ok()
+            .filter(|n| (2..=65_535).contains(n))
+            .ok_or_else(|| ConfigError {
+                name: name.into(),
+                value: value.into(),
+                message: "expected a number of ports from 2 to 65535".into(),
+            })?;
+        Ok(())
+    }
+
+    /// Sets the Portscan window from a duration such as `5m` (at least a second, at most a
+    /// day).
+    pub fn set_portscan_window(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        self.portscan_window_ms = parse_duration(value)
+            .filter(|ms| (1_000..=86_400_000).contains(ms))
+            .ok_or_else(|| ConfigError {
+                name: name.into(),
+                value: value.into(),
+                message: "expected a duration from 1s to 1d, such as 5m".into(),
+            })?;
+        Ok(())
+    }
+
+    /// Sets the fields of flow logs without a header, written as a header line would name them
+    /// (`version account-id interface-id …` or `${version} ${account-id} …`).
+    pub fn set_flow_format(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let format = crate::flowlog::Format::from_header(value).map_err(|e| ConfigError {
+            name: name.into(),
+            value: value.into(),
+            message: e.to_string(),
+        })?;
+        self.flow_format = Some(format);
         Ok(())
     }
 
@@ -94,5 +137,34 @@ mod tests {
         assert!(c.set_account_id("--account-id", "12345").is_err());
         c.set_account_id("--account-id", "111122223333")
             .expect("good");
+    }
+
+    #[test]
+    fn portscan_settings_and_flow_format_are_checked() {
+        let mut c = EngineConfig::default();
+        for bad in ["1", "0", "-3", "65536", "many"] {
+            assert!(
+                c.set_portscan_ports("--portscan-ports", bad).is_err(),
+                "{bad}"
+            );
+        }
+        c.set_portscan_ports("--portscan-ports", "2").expect("good");
+        assert_eq!(c.portscan_ports, 2);
+        for bad in ["0", "500ms", "2d", "5 minutes"] {
+            assert!(
+                c.set_portscan_window("--portscan-window", bad).is_err(),
+                "{bad}"
+            );
+        }
+        c.set_portscan_window("--portscan-window", "1s")
+            .expect("good");
+        assert_eq!(c.portscan_window_ms, 1_000);
+        let e = c
+            .set_flow_format("--flow-format", "nonsense")
+            .expect_err("bad");
+        assert!(e.to_string().starts_with("--flow-format:"), "{e}");
+        c.set_flow_format("--flow-format", "${srcaddr} ${dstaddr} ${dstport}")
+            .expect("good");
+        assert_eq!(c.flow_format.map(|f| f.len()), Some(3));
     }
 }

@@ -12,7 +12,7 @@ use crate::detect::port_probe::Probe;
 use crate::detect::portscan::{Attempt, SubjectInfo};
 use crate::finding::Ec2Subject;
 use crate::flowlog::{
-    initiator, Action, Direction, Field, FlowLogReader, FlowRecord, Initiator, LineError,
+    initiator, Action, Direction, Field, FlowLogReader, FlowRecord, Format, Initiator, LineError,
 };
 use crate::input::{account_from_key, Content, Opened};
 use crate::intel::is_reserved;
@@ -56,14 +56,20 @@ impl Engine {
         let account_hint =
             account_from_key(&object.name).or_else(|| self.config.account_id.clone());
         let hint = account_hint.as_deref();
+        let format = self
+            .config
+            .flow_format
+            .clone()
+            .unwrap_or_else(Format::default_v2);
         match opened.content {
             Content::Bytes(b) => {
-                let mut reader = FlowLogReader::new(std::io::Cursor::new(b)).keeping(FLOW_FIELDS);
+                let mut reader = FlowLogReader::with_format(std::io::Cursor::new(b), format)
+                    .keeping(FLOW_FIELDS);
                 self.read_flows(object, &mut reader, hint, report);
                 self.scratch = reader.into_inner().into_inner();
             }
             Content::Stream(r) => {
-                let mut reader = FlowLogReader::new(r).keeping(FLOW_FIELDS);
+                let mut reader = FlowLogReader::with_format(r, format).keeping(FLOW_FIELDS);
                 self.read_flows(object, &mut reader, hint, report);
             }
         }
