@@ -1,14 +1,14 @@
 //! Streams CloudTrail records out of an object without holding the whole object in memory.
 //!
 //! Four layouts are read: CloudTrail's delivery envelope `{"Records":[…]}` (other top-level keys
-//! are skipped), a bare JSON array of records, one record per line (or records simply
-//! concatenated, or each after its time as a CloudWatch Logs export writes them), as exports
-//! write them, and the event history that `aws cloudtrail
-//! lookup-events` prints (each record a JSON string under `CloudTrailEvent`), which is what an
-//! account without a trail has. Envelopes or arrays joined end to end (`cat` of several delivery
-//! files) are read to the last one; anything else after the top-level value is reported.
-//! Memory is bounded by the read chunk plus the largest record, which is itself bounded
-//! ([`crate::input::Limits::max_record_bytes`]).
+//! are skipped); a bare JSON array of records; one record per line, as exports write them (or
+//! records simply concatenated, or each after its time as a CloudWatch Logs export writes
+//! them); and the event history that `aws cloudtrail lookup-events` prints (each record a JSON
+//! string under `CloudTrailEvent`), which is what an account without a trail has. Envelopes or
+//! arrays joined end to end (`cat` of several delivery files) are read to the last one;
+//! anything else after the top-level value is reported. Memory is bounded by the read chunk
+//! plus the largest record, which is itself bounded
+//! ([`crate::input::Limits::max_record_bytes`]): a larger record is read past and reported.
 //!
 //! A structurally broken record is reported with its index; the reader then resynchronises at
 //! the next record start it can recognise, so the rest of the object still counts. A stream that
