@@ -362,8 +362,28 @@ pub fn sniff(head: &[u8]) -> ObjectKind {
             }
         }
         _ if looks_like_flow_log(body) => ObjectKind::FlowLog,
-        _ => ObjectKind::Other,
+        _ => sniff_later_lines(body),
     }
+}
+
+/// Lines looked at after a first line that is not recognised.
+const SNIFF_LINES: usize = 4;
+
+/// The kind of a log read line by line whose first line is damaged, from the next
+/// [`SNIFF_LINES`] lines: one damaged line must not hide the rest of a file. The reader then
+/// reports the first line as malformed.
+fn sniff_later_lines(body: &[u8]) -> ObjectKind {
+    let mut lines = body.split(|b| *b == b'\n').skip(1).take(SNIFF_LINES);
+    let kind = lines.find_map(|line| {
+        let line = line.trim_ascii_start();
+        let object = &line[export_prefix(line).unwrap_or(0)..];
+        if object.first() == Some(&b'{') && sniff_object(object) == ObjectKind::CloudTrailLines {
+            Some(ObjectKind::CloudTrailLines)
+        } else {
+            looks_like_flow_log(line).then_some(ObjectKind::FlowLog)
+        }
+    });
+    kind.unwrap_or(ObjectKind::Other)
 }
 
 /// Containers recognised by their magic bytes, so that the log line says what to do with them.
@@ -572,6 +592,39 @@ mod tests {
         assert_eq!(
             kind_of("f.log", b"version account-id interface-id\n"),
             ObjectKind::FlowLog
+        );
+    }
+
+    #[test]
+    fn a_damaged_first_line_does_not_hide_the_lines_after_it() {
+        let flow = "2 111122223333 eni-0a1b2c3d 198.51.100.7 10.0.0.5 40000 22 6 1 40 \
+                    1627563773 1627563833 ACCEPT OK\n";
+        let record = r#"{"eventVersion":"1.08","eventSource":"s3.amazonaws.com","eventName":"X"}"#;
+        for (data, kind) in [
+            (
+                format!("2 1111#2223333 eni-0a1b2c3d\n{flow}{flow}"),
+                ObjectKind::FlowLog,
+            ),
+            (format!("\x00\x00\n\n{flow}"), ObjectKind::FlowLog),
+            (
+                format!("~\"eventVersion\n{record}\n"),
+                ObjectKind::CloudTrailLines,
+            ),
+            (
+                format!("2021-07-29T13:02:5~.000Z {{\n2021-07-29T13:02:53.000Z {record}\n"),
+                ObjectKind::CloudTrailLines,
+            ),
+        ] {
+            assert_eq!(kind_of("000000", data.as_bytes()), kind, "{data:?}");
+        }
+        // Only lines close to the start count, and only logs read line by line.
+        let far = format!("junk\n{}{flow}", "more junk\n".repeat(SNIFF_LINES));
+        assert_eq!(kind_of("000000", far.as_bytes()), ObjectKind::Other);
+        let envelope = "junk\n{\"Records\":[]}";
+        assert_eq!(kind_of("000000", envelope.as_bytes()), ObjectKind::Other);
+        assert_eq!(
+            kind_of("notes.txt", b"Dear team,\nthe logs are attached.\n"),
+            ObjectKind::Other
         );
     }
 
