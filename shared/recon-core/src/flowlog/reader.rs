@@ -51,7 +51,8 @@ impl LineError {
 /// The first non-blank line is checked for a header (field names such as `version srcaddr …`);
 /// without one, records are read in the default v2 format (or the format given to
 /// [`FlowLogReader::with_format`]). A header later in the stream, as in concatenated files,
-/// switches the format from that line on. Blank lines and lines starting with `#` are skipped.
+/// switches the format from that line on. Blank lines are skipped; a line starting with `#` is
+/// reported as malformed (flow logs have no comment lines) and reading goes on.
 ///
 /// [`next_record`](FlowLogReader::next_record) lends each record straight from the reader's
 /// buffer when the line lies within it, and otherwise from one line buffer reused for the
@@ -239,6 +240,7 @@ impl<R: BufRead> FlowLogReader<R> {
             };
             match kind {
                 LineKind::Skip => {}
+                LineKind::Comment => return Step::Error(comment(self.lines)),
                 LineKind::Data => return Step::Data(at),
                 LineKind::Header => {
                     if let Err(e) = self.switch_format(at) {
@@ -366,8 +368,11 @@ fn fill<R: BufRead>(reader: &mut R) -> io::Result<&[u8]> {
 
 /// What a line is, judged from its first non-blank byte (and, for letters, its tokens).
 enum LineKind {
-    /// Blank or a `#` comment.
+    /// Blank.
     Skip,
+    /// Starting with `#`: no flow log has one, so it is reported (a damaged record would
+    /// otherwise vanish without a word) and reading goes on.
+    Comment,
     /// Field names: the format of the lines that follow.
     Header,
     /// A record (or something malformed).
@@ -379,7 +384,7 @@ fn classify(line: &[u8]) -> LineKind {
         return LineKind::Skip;
     };
     match first {
-        b'#' => LineKind::Skip,
+        b'#' => LineKind::Comment,
         b'a'..=b'z' | b'$' if Format::is_header_line(line) => LineKind::Header,
         _ => LineKind::Data,
     }
@@ -401,6 +406,11 @@ fn parse_line<'a>(
 
 fn malformed(line: u64, e: &RecordError) -> LineError {
     LineError::new(line, LineErrorKind::Malformed, e.to_string())
+}
+
+fn comment(line: u64) -> LineError {
+    let reason = "starts with #: a comment or a damaged record, not a record; skipped".to_owned();
+    LineError::new(line, LineErrorKind::Malformed, reason)
 }
 
 fn too_long(line: u64, len: usize) -> LineError {
