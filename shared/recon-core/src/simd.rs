@@ -28,6 +28,8 @@ pub(crate) struct JsonClasses {
     pub colon: u64,
     /// `e`, `d` and `s`: the last letters of the CloudTrail keys the scan looks for.
     pub key_tail: u64,
+    /// `\n`: never inside a JSON string, so one there shows a record broken at its line.
+    pub newline: u64,
 }
 
 /// One way of classifying the bytes of a block.
@@ -188,6 +190,7 @@ mod sse2 {
             let d = _mm_cmpeq_epi8(lane, _mm_set1_epi8(b'd' as i8));
             let s = _mm_cmpeq_epi8(lane, _mm_set1_epi8(b's' as i8));
             out.key_tail |= bits(_mm_or_si128(_mm_or_si128(e, d), s), k);
+            out.newline |= bits(_mm_cmpeq_epi8(lane, _mm_set1_epi8(b'\n' as i8)), k);
         }
         out
     }
@@ -302,6 +305,7 @@ mod avx512 {
             key_tail: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'e' as i8))
                 | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'd' as i8))
                 | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b's' as i8)),
+            newline: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\n' as i8)),
         }
     }
 
@@ -358,6 +362,7 @@ mod avx2 {
             out.colon |= bits(eq(b':'), k);
             let tail = _mm256_or_si256(_mm256_or_si256(eq(b'e'), eq(b'd')), eq(b's'));
             out.key_tail |= bits(tail, k);
+            out.newline |= bits(eq(b'\n'), k);
         }
         out
     }
@@ -447,6 +452,7 @@ mod portable {
             out.colon |= gather(equal(word, b':')) << (8 * i);
             let tail = equal(word, b'e') | equal(word, b'd') | equal(word, b's');
             out.key_tail |= gather(tail) << (8 * i);
+            out.newline |= gather(equal(word, b'\n')) << (8 * i);
         }
         out
     }
@@ -503,6 +509,7 @@ mod tests {
                 b'}' | b']' => classes.close |= bit,
                 b':' => classes.colon |= bit,
                 b'e' | b'd' | b's' => classes.key_tail |= bit,
+                b'\n' => classes.newline |= bit,
                 _ => {}
             }
             if b <= 0x20 {

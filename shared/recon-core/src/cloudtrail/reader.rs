@@ -11,15 +11,20 @@
 //! ([`crate::input::Limits::max_record_bytes`]): a larger record is read past and reported.
 //!
 //! A structurally broken record is reported with its index; the reader then resynchronises at
-//! the next record start it can recognise, so the rest of the object still counts. A stream that
-//! ends early (a truncated or corrupt gzip file) ends with an error saying how many records were
-//! read.
+//! the next record start it can recognise, so the rest of the object still counts. With one
+//! record per line, damage costs its own line: a line break inside a string breaks the record
+//! there, a record left open at its line's end is reported once the object ends without
+//! closing it, and what a record closed early leaves on its line is reported with it. A stream
+//! that ends early (a truncated or corrupt gzip file) ends with an error saying how many
+//! records were read.
 
 use std::io::{self, Read};
 
 use crate::input::ObjectKind;
 
-use super::scan::{record_fields, skip_ws, string_end, value_end, KeyFields, KeySpans, Scan};
+use super::scan::{
+    line_record_fields, record_fields, skip_ws, string_end, value_end, KeyFields, KeySpans, Scan,
+};
 
 /// The layout of the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,6 +113,8 @@ pub struct RecordReader<R> {
     max_record: usize,
     /// The record of the current event-history entry, unescaped from its string.
     unescaped: Vec<u8>,
+    /// One record per line: a record ended on the line being read.
+    line_has_record: bool,
 }
 
 impl RecordReader<io::Empty> {
@@ -128,6 +135,7 @@ impl RecordReader<io::Empty> {
             index: 0,
             max_record,
             unescaped: Vec::new(),
+            line_has_record: false,
         }
     }
 }
@@ -145,6 +153,7 @@ impl<R: Read> RecordReader<R> {
             index: 0,
             max_record,
             unescaped: Vec::new(),
+            line_has_record: false,
         }
     }
 
@@ -324,19 +333,50 @@ impl<R: Read> RecordReader<R> {
     }
 
     fn stream_item(&mut self) -> Result<Step, ReadIssue> {
-        match self.peek_byte()? {
+        let (byte, new_line) = self.peek_line_byte()?;
+        self.line_has_record &= !new_line;
+        match byte {
             None => {
                 self.state = State::Done;
                 Ok(Step::Continue)
             }
-            Some(b'{') => self.item(),
+            Some(b'{') => {
+                let step = self.item();
+                self.line_has_record = step.is_ok();
+                step
+            }
             Some(b'0'..=b'9') if self.export_prefix()? => Ok(Step::Continue),
+            Some(_) if self.line_has_record => {
+                // What a damaged record left on its line is reported with that record, so that
+                // the records after it keep their numbers.
+                self.line_has_record = false;
+                let found = self.resync(true)?;
+                let reason = "more than one record on its line, and the rest is not a record";
+                Err(broken(self.index - 1, reason, found))
+            }
             Some(_) => {
                 let index = self.index;
                 self.index += 1;
                 let found = self.resync(true)?;
                 Err(broken(index, "a line is not a JSON object", found))
             }
+        }
+    }
+
+    /// Like [`Self::peek_byte`], and whether a line break came before the byte.
+    fn peek_line_byte(&mut self) -> Result<(Option<u8>, bool), ReadIssue> {
+        let mut new_line = false;
+        loop {
+            let start = self.pos;
+            self.pos = skip_ws(&self.buf, self.pos);
+            new_line |= memchr::memchr(b'\n', &self.buf[start..self.pos]).is_some();
+            if let Some(&b) = self.buf.get(self.pos) {
+                return Ok((Some(b), new_line));
+            }
+            if self.eof {
+                return Ok((None, new_line));
+            }
+            self.refill(self.pos)?;
         }
     }
 
@@ -358,7 +398,11 @@ impl<R: Read> RecordReader<R> {
 
     /// Finds the end of the record object at `pos`.
     fn item(&mut self) -> Result<Step, ReadIssue> {
-        let (end, spans) = self.scan_item(record_fields, "a record")?;
+        let (end, spans) = if self.layout == Layout::Lines {
+            self.scan_item(line_record_fields, "a record")?
+        } else {
+            self.scan_item(record_fields, "a record")?
+        };
         let start = self.pos;
         self.pos = end;
         if end - start > self.max_record {
@@ -387,22 +431,44 @@ impl<R: Read> RecordReader<R> {
         scan: impl Fn(&[u8], usize) -> Scan<T>,
         what: &str,
     ) -> Result<T, ReadIssue> {
+        let lines = self.layout == Layout::Lines;
         loop {
-            match scan(&self.buf, self.pos) {
+            // No scan looks further than the size limit, in memory as in a stream.
+            let limit =
+                (self.pos.saturating_add(self.max_record).saturating_add(1)).min(self.buf.len());
+            match scan(&self.buf[..limit], self.pos) {
                 Scan::Complete(found) => return Ok(found),
-                Scan::Incomplete if self.eof => {
-                    return Err(self.fatal(format!("the stream ends inside {what}")));
-                }
-                Scan::Incomplete if self.buf.len() - self.pos > self.max_record => {
-                    // Read past it without keeping it; the items after it still count.
+                Scan::Incomplete if limit - self.pos > self.max_record => {
+                    // Read past it without keeping it; the items after it still count. One per
+                    // line ends at the next line that starts a record: such an item is more
+                    // likely a record left open by damage, which swallowed the lines after it.
                     let index = self.index;
                     self.index += 1;
                     let reason = format!(
                         "{what} larger than the limit of {} bytes, skipped",
                         self.max_record
                     );
-                    let more = self.skip_value()?;
+                    let more = if lines {
+                        self.pos += 1;
+                        self.resync(true)?
+                    } else {
+                        self.skip_value()?
+                    };
                     return Err(broken(index, &reason, more));
+                }
+                Scan::Incomplete if self.eof => {
+                    // One per line: a record left open at its line's end (a lost brace) runs
+                    // on through the lines after it. Unless it is the last, it is reported
+                    // and they still count.
+                    if lines {
+                        if let Some(n) = next_line_start(&self.buf[self.pos..]) {
+                            let index = self.index;
+                            self.index += 1;
+                            self.pos += n;
+                            return Err(broken(index, "a record not closed on its line", true));
+                        }
+                    }
+                    return Err(self.fatal(format!("the stream ends inside {what}")));
                 }
                 Scan::Incomplete => self.grow(self.pos)?,
                 Scan::Invalid { reason, .. } => {
@@ -501,14 +567,16 @@ impl<R: Read> RecordReader<R> {
         }
     }
 
-    /// Skips ahead to the next recognisable record start: the next line for one record per
-    /// line; otherwise `{"eventVersion"` (how CloudTrail starts every record) or a `}`, `,`,
-    /// `{` sequence between records, whichever comes first. False when none is left.
+    /// Skips ahead to the next recognisable record start: for one record per line, the next
+    /// line that starts with `{` or a digit (a record, or the time a CloudWatch Logs export
+    /// puts before one; the indented lines of a pretty-printed record are passed over);
+    /// otherwise `{"eventVersion"` (how CloudTrail starts every record) or a `}`, `,`, `{`
+    /// sequence between records, whichever comes first. False when none is left.
     fn resync(&mut self, by_line: bool) -> Result<bool, ReadIssue> {
         loop {
             let hay = &self.buf[self.pos..];
             let found = if by_line {
-                memchr::memchr(b'\n', hay).map(|n| n + 1)
+                next_line_start(hay)
             } else {
                 next_start(hay)
             };
@@ -615,6 +683,14 @@ fn broken(index: u64, reason: &str, more: bool) -> ReadIssue {
     ReadIssue::Record { index, reason }
 }
 
+/// Offset of the first line after the first in `hay` that starts with `{` or a digit. A line
+/// break at the very end does not count: what follows it is not known yet.
+fn next_line_start(hay: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'\n', hay)
+        .map(|n| n + 1)
+        .find(|&start| matches!(hay.get(start), Some(b'{' | b'0'..=b'9')))
+}
+
 /// Offset of the next plausible record start in `hay`.
 fn next_start(hay: &[u8]) -> Option<usize> {
     let by_name = memchr::memmem::find(hay, RESYNC);
@@ -653,6 +729,18 @@ enum Step {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reader that hands out at most `.1` bytes a call.
+    struct Chunked<'a>(&'a [u8], usize);
+
+    impl Read for Chunked<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(self.1).min(out.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
 
     fn read_all(data: &[u8], layout: Layout) -> (Vec<String>, Vec<ReadIssue>) {
         let mut r = RecordReader::new(data, layout, 1 << 20);
@@ -788,6 +876,70 @@ mod tests {
                 reason: "a line is not a JSON object".into()
             }]
         );
+    }
+
+    #[test]
+    fn damage_on_one_line_costs_that_line_only() {
+        // Each damage once made the rest of the object unreadable: a lost quote (the rest read
+        // as a string), a lost brace (the record swallowed the lines after it).
+        let good = |n: u32| format!("{{\"eventVersion\":\"1.08\",\"n\":{n}}}\n");
+        for (damaged, reason) in [
+            (
+                "{\"eventVersion\":\"1.08\",\"n:2}\n",
+                "a line break inside a string",
+            ),
+            (
+                "{\"eventVersion\":\"1.08\",\"n\":{\"m\":2}\n",
+                "a record not closed on its line",
+            ),
+            (
+                "2021-07-29T13:02:53.000Z {\"eventVersion\":\"1.08\",\"n\":[2}\n",
+                "mismatched bracket",
+            ),
+        ] {
+            let data = format!("{}{damaged}{}{}", good(1), good(3), good(4));
+            for chunk in [data.len(), 7] {
+                let mut r =
+                    RecordReader::new(Chunked(data.as_bytes(), chunk), Layout::Lines, 1 << 20);
+                let mut seen = Vec::new();
+                while let Some(item) = r.next_record() {
+                    seen.push(match item {
+                        Ok(raw) => format!("{} ok", raw.index),
+                        Err(ReadIssue::Record { index, reason }) => format!("{index} {reason}"),
+                        Err(other) => format!("{other:?}"),
+                    });
+                }
+                assert_eq!(
+                    seen,
+                    ["0 ok", &format!("1 {reason}"), "2 ok", "3 ok"],
+                    "{damaged}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn what_a_damaged_record_leaves_on_its_line_keeps_the_numbering() {
+        let data = b"{\"a\":1}\n{\"a\":2},\"b\":3}\n{\"a\":3}\n";
+        let (ok, bad) = read_all(data, Layout::Lines);
+        assert_eq!(ok.len(), 3);
+        let ReadIssue::Record { index, .. } = &bad[0] else {
+            panic!("{bad:?}")
+        };
+        assert_eq!((bad.len(), *index), (1, 1));
+        // Records simply concatenated on one line are still records.
+        let (ok, bad) = read_all(b"{\"a\":1}{\"a\":2}\n", Layout::Lines);
+        assert_eq!((ok.len(), bad.len()), (2, 0));
+    }
+
+    #[test]
+    fn after_a_broken_record_the_next_one_starts_a_line() {
+        // Pretty-printed records (`jq .` output): the indented lines of the broken one are
+        // passed over, not reported one by one.
+        let data = b"{\n  \"a\": [1,\n  \"b\": 2}\n}\n{\n  \"a\": 3\n}\n";
+        let (ok, bad) = read_all(data, Layout::Lines);
+        assert_eq!((ok.len(), bad.len()), (1, 1), "{bad:?}");
+        assert!(ok[0].contains("3"), "{ok:?}");
     }
 
     #[test]
