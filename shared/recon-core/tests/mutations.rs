@@ -392,6 +392,41 @@ fn damage_inside_one_line_costs_that_line_only() {
 }
 
 #[test]
+fn damage_inside_one_record_of_a_delivery_file_costs_that_record_only() {
+    let mut rng = Rng(0x8CB9_2BA7_2F3D_8DD7);
+    let recs = trail_records();
+    let items: Vec<String> = recs.iter().map(Rec::json).collect();
+    let total = items.len() as u64;
+    for (name, prefix, suffix) in [
+        ("envelope.json", "{\"Records\":[", "]}"),
+        ("array.json", "[", "]"),
+    ] {
+        for case in 0..300 {
+            let k = rng.below(items.len());
+            let mut damaged = items.clone();
+            let record = damaged[k].clone().into_bytes();
+            // Not the first byte: a record that no longer starts with `{` is not one to find.
+            let line = format!("x{}\n", String::from_utf8_lossy(&record[1..]));
+            let hurt = damage_line(&mut rng, line.as_bytes(), 0);
+            damaged[k] = format!("{{{}", String::from_utf8_lossy(&hurt[1..hurt.len() - 1]));
+            let data = format!("{prefix}{}{suffix}", damaged.join(","));
+            let (outcome, _) = scan_both(name, data.as_bytes());
+            let label = format!("{name} case {case} (record {k}): {data}");
+            assert!(outcome.records + 1 >= total, "{label}: {outcome:?}");
+            // A last record that does not end looks like a file cut short, and is reported so.
+            assert!(
+                !outcome.stopped_early || k + 1 == items.len(),
+                "{label}: {outcome:?}"
+            );
+            if outcome.records < total && !outcome.stopped_early {
+                let first = outcome.issues.first().map(|(position, _)| *position);
+                assert_eq!(first, Some(k as u64), "{label}: {outcome:?}");
+            }
+        }
+    }
+}
+
+#[test]
 fn the_seed_objects_raise_every_kind_of_finding() {
     // Guards the cases above against seeds that exercise no detector.
     let mut all = Vec::new();

@@ -431,54 +431,89 @@ impl<R: Read> RecordReader<R> {
         scan: impl Fn(&[u8], usize) -> Scan<T>,
         what: &str,
     ) -> Result<T, ReadIssue> {
-        let lines = self.layout == Layout::Lines;
         loop {
             // No scan looks further than the size limit, in memory as in a stream.
             let limit =
                 (self.pos.saturating_add(self.max_record).saturating_add(1)).min(self.buf.len());
             match scan(&self.buf[..limit], self.pos) {
                 Scan::Complete(found) => return Ok(found),
-                Scan::Incomplete if limit - self.pos > self.max_record => {
-                    // Read past it without keeping it; the items after it still count. One per
-                    // line ends at the next line that starts a record: such an item is more
-                    // likely a record left open by damage, which swallowed the lines after it.
-                    let index = self.index;
-                    self.index += 1;
-                    let reason = format!(
-                        "{what} larger than the limit of {} bytes, skipped",
-                        self.max_record
-                    );
-                    let more = if lines {
-                        self.pos += 1;
-                        self.resync(true)?
-                    } else {
-                        self.skip_value()?
-                    };
-                    return Err(broken(index, &reason, more));
-                }
-                Scan::Incomplete if self.eof => {
-                    // One per line: a record left open at its line's end (a lost brace) runs
-                    // on through the lines after it. Unless it is the last, it is reported
-                    // and they still count.
-                    if lines {
-                        if let Some(n) = next_line_start(&self.buf[self.pos..]) {
-                            let index = self.index;
-                            self.index += 1;
-                            self.pos += n;
-                            return Err(broken(index, "a record not closed on its line", true));
-                        }
-                    }
-                    return Err(self.fatal(format!("the stream ends inside {what}")));
+                Scan::Incomplete if self.eof || limit - self.pos > self.max_record => {
+                    return Err(self.unended(limit, what));
                 }
                 Scan::Incomplete => self.grow(self.pos)?,
-                Scan::Invalid { reason, .. } => {
-                    let index = self.index;
-                    self.index += 1;
-                    self.pos += 1;
-                    let found = self.resync(self.layout == Layout::Lines)?;
-                    return Err(broken(index, reason, found));
-                }
+                Scan::Invalid { offset, reason } => return Err(self.invalid(offset, reason)),
             }
+        }
+    }
+
+    /// The issue for an item at `pos` that does not end before the object or the size limit
+    /// (`limit`) does, after moving on to where reading resumes. Most often it is a record
+    /// whose lost quote or brace swallowed the records after it: reading resumes at the next
+    /// record start after its own.
+    #[cold]
+    #[inline(never)]
+    fn unended(&mut self, limit: usize, what: &str) -> ReadIssue {
+        let index = self.index;
+        if let Some(n) = self.later_start(limit) {
+            self.index += 1;
+            self.pos += 1 + n;
+            return broken(index, &format!("{what} that does not end"), true);
+        }
+        if self.eof && limit - self.pos <= self.max_record {
+            return self.fatal(format!("the stream ends inside {what}"));
+        }
+        // Read past it without keeping it; the items after it still count.
+        self.index += 1;
+        let reason = format!(
+            "{what} larger than the limit of {} bytes, skipped",
+            self.max_record
+        );
+        let more = if self.layout == Layout::Lines {
+            self.pos += 1;
+            self.resync(true)
+        } else {
+            self.skip_value()
+        };
+        match more {
+            Ok(more) => broken(index, &reason, more),
+            Err(issue) => issue,
+        }
+    }
+
+    /// The issue for an item at `pos` that is not JSON structure at `offset`, after moving on
+    /// to the next item start.
+    #[cold]
+    #[inline(never)]
+    fn invalid(&mut self, offset: usize, reason: &str) -> ReadIssue {
+        let index = self.index;
+        self.index += 1;
+        // A record start the scan went past before it failed (a lost brace ran the record
+        // into the next) is where reading resumes.
+        let named = matches!(self.layout, Layout::Envelope | Layout::Array)
+            .then(|| self.buf.get(self.pos + 1..offset))
+            .flatten()
+            .and_then(|passed| memchr::memmem::find(passed, RESYNC));
+        if let Some(n) = named {
+            self.pos += 1 + n;
+            return broken(index, reason, true);
+        }
+        self.pos += 1;
+        match self.resync(self.layout == Layout::Lines) {
+            Ok(found) => broken(index, reason, found),
+            Err(issue) => issue,
+        }
+    }
+
+    /// Where the next record start after the one at `pos` lies in `buf[pos + 1..limit]`,
+    /// relative to `pos + 1`: the next line that starts one for one record per line, else
+    /// `{"eventVersion"` (not the shape between records, which a record cut short holds too).
+    /// None for event history, whose records are strings.
+    fn later_start(&self, limit: usize) -> Option<usize> {
+        let hay = self.buf.get(self.pos + 1..limit)?;
+        match self.layout {
+            Layout::Lines => next_line_start(hay),
+            Layout::Envelope | Layout::Array => memchr::memmem::find(hay, RESYNC),
+            Layout::EventHistory => None,
         }
     }
 
@@ -890,7 +925,7 @@ mod tests {
             ),
             (
                 "{\"eventVersion\":\"1.08\",\"n\":{\"m\":2}\n",
-                "a record not closed on its line",
+                "a record that does not end",
             ),
             (
                 "2021-07-29T13:02:53.000Z {\"eventVersion\":\"1.08\",\"n\":[2}\n",
@@ -916,6 +951,39 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_lost_quote_in_a_delivery_file_costs_one_record() {
+        let record =
+            |n: u32| format!(r#"{{"eventVersion":"1.08","n":{n},"p":{{"a":[{{}},{{}}]}}}}"#);
+        let lost_quote = r#"{"eventVersion":"1.08","n:1,"p":{"a":[{},{}]}}"#;
+        let lost_brace = r#"{"eventVersion":"1.08","n":1,"p":{"a":[{},{}]}"#;
+        for broken in [lost_quote, lost_brace] {
+            let items = [record(0), broken.to_owned(), record(2), record(3)];
+            for (data, layout) in [
+                (
+                    format!(r#"{{"Records":[{}]}}"#, items.join(",")),
+                    Layout::Envelope,
+                ),
+                (format!("[{}]", items.join(",")), Layout::Array),
+            ] {
+                let (ok, bad) = read_all(data.as_bytes(), layout);
+                assert_eq!(ok.len(), 3, "{data}: {bad:?}");
+                let [ReadIssue::Record { index: 1, .. }] = bad.as_slice() else {
+                    panic!("{data}: {bad:?}")
+                };
+            }
+        }
+        // A file cut short inside its last record still ends in a fatal error, however many
+        // nested objects the cut record holds.
+        let cut = format!(r#"{{"Records":[{},{}"#, record(0), &record(1)[..40]);
+        let (ok, bad) = read_all(cut.as_bytes(), Layout::Envelope);
+        assert_eq!(ok.len(), 1);
+        assert!(
+            matches!(bad.as_slice(), [ReadIssue::Fatal { .. }]),
+            "{bad:?}"
+        );
     }
 
     #[test]
