@@ -275,6 +275,35 @@ impl Format {
         Format::from_fields(&fields)
     }
 
+    /// The format of a header line damaged in a few names (a byte changed on disk or in
+    /// transit), when most of its tokens, and at least two, are known field names, each once.
+    /// The damaged names become [`Field::Unknown`] columns, not read; they are returned too.
+    /// `None` for anything else: no record has field names among its columns.
+    pub fn from_damaged_header(line: &[u8]) -> Option<(Format, Vec<String>)> {
+        let tokens: Vec<&[u8]> = line
+            .split(|b| *b <= b' ')
+            .filter(|t| !t.is_empty())
+            .collect();
+        let fields: Vec<Field> = tokens
+            .iter()
+            .map(|t| {
+                std::str::from_utf8(strip_placeholder_bytes(t))
+                    .map_or(Field::Unknown, Field::from_name)
+            })
+            .collect();
+        let known = fields.iter().filter(|f| f.is_known()).count();
+        if known < 2 || 2 * known <= tokens.len() {
+            return None;
+        }
+        let damaged = tokens
+            .iter()
+            .zip(&fields)
+            .filter(|(_, f)| !f.is_known())
+            .map(|(t, _)| bounded(&String::from_utf8_lossy(t)))
+            .collect();
+        Format::from_fields(&fields).ok().map(|f| (f, damaged))
+    }
+
     /// Whether `line` is a header line rather than a record: every token is shaped like a field
     /// name and at least one is a known field. Cheap on records, which fail on the first token
     /// that starts with a digit, `-` or an upper-case letter, before any name is looked up.
@@ -329,7 +358,7 @@ impl fmt::Display for Format {
 }
 
 /// `${name}` → `name`; anything else unchanged.
-fn strip_placeholder(token: &str) -> &str {
+pub(crate) fn strip_placeholder(token: &str) -> &str {
     token
         .strip_prefix("${")
         .and_then(|t| t.strip_suffix('}'))

@@ -182,11 +182,22 @@ impl<R: BufRead> FlowLogReader<R> {
     /// Like [`next_record`](Self::next_record), with the 1-based line number of the record.
     pub fn next_numbered(&mut self) -> Option<(u64, Result<FlowRecord<'_>, LineError>)> {
         let (line_no, at) = self.next_line()?;
+        let at = match at {
+            Ok(at) => at,
+            Err(e) => return Some((line_no, Err(e))),
+        };
+        // A record returned keeps the reader borrowed, so a line that fails is told apart first
+        // (and parsed twice): a hot loop uses `next_with`, which parses once.
+        let mut probe = FlowRecord::default();
+        let failed = line_bytes(&mut self.inner, &self.buf, line_no, at)
+            .and_then(|line| parse_line(line, line_no, &self.plan, &mut probe, &mut self.bounds))
+            .err();
+        if let Some(e) = failed {
+            return Some((line_no, Err(self.damaged_header(line_no, at, e))));
+        }
         let mut record = FlowRecord::default();
-        let parsed = at.and_then(|at| {
-            let line = line_bytes(&mut self.inner, &self.buf, line_no, at)?;
-            parse_line(line, line_no, &self.plan, &mut record, &mut self.bounds)
-        });
+        let parsed = line_bytes(&mut self.inner, &self.buf, line_no, at)
+            .and_then(|line| parse_line(line, line_no, &self.plan, &mut record, &mut self.bounds));
         Some((line_no, parsed.map(|()| record)))
     }
 
@@ -199,12 +210,44 @@ impl<R: BufRead> FlowLogReader<R> {
         f: impl FnOnce(u64, Result<&FlowRecord<'_>, LineError>) -> T,
     ) -> Option<T> {
         let (line_no, at) = self.next_line()?;
+        let at = match at {
+            Ok(at) => at,
+            Err(e) => return Some(f(line_no, Err(e))),
+        };
         let mut record = FlowRecord::default();
-        let parsed = at.and_then(|at| {
-            let line = line_bytes(&mut self.inner, &self.buf, line_no, at)?;
-            parse_line(line, line_no, &self.plan, &mut record, &mut self.bounds)
-        });
-        Some(f(line_no, parsed.map(|()| &record)))
+        let parsed = line_bytes(&mut self.inner, &self.buf, line_no, at)
+            .and_then(|line| parse_line(line, line_no, &self.plan, &mut record, &mut self.bounds));
+        match parsed {
+            Ok(()) => Some(f(line_no, Ok(&record))),
+            Err(e) => {
+                let e = self.damaged_header(line_no, at, e);
+                Some(f(line_no, Err(e)))
+            }
+        }
+    }
+
+    /// `error` for line `line_no`, unless the line is a damaged header
+    /// ([`Format::from_damaged_header`]): then the format switches to it, as to any header,
+    /// and the error says so and which names were not read.
+    #[cold]
+    #[inline(never)]
+    fn damaged_header(&mut self, line_no: u64, at: Line, error: LineError) -> LineError {
+        if error.kind != LineErrorKind::Malformed {
+            return error;
+        }
+        let Ok(line) = line_bytes(&mut self.inner, &self.buf, line_no, at) else {
+            return error;
+        };
+        let Some((format, damaged)) = Format::from_damaged_header(line) else {
+            return error;
+        };
+        self.format = format;
+        self.project();
+        let reason = format!(
+            "a damaged header, read as one: the columns of {} are not read",
+            damaged.join(", ")
+        );
+        LineError::new(line_no, LineErrorKind::Malformed, reason)
     }
 
     /// Where the next line that holds a record lies (or the error instead of it), with its
@@ -268,6 +311,16 @@ impl<R: BufRead> FlowLogReader<R> {
             Ok(format) => {
                 if format != self.format {
                     tracing::debug!(line = line_no, columns = format.len(), "flow-log format");
+                    let unknown = unknown_names(line);
+                    if !unknown.is_empty() {
+                        // A newer field, or a damaged name: either way its column is not read.
+                        tracing::warn!(
+                            line = line_no,
+                            names = %unknown.join(" "),
+                            "flow-log header names fields this version does not know; their \
+                             columns are not read"
+                        );
+                    }
                 }
                 self.format = format;
                 self.project();
@@ -406,6 +459,16 @@ fn parse_line<'a>(
 
 fn malformed(line: u64, e: &RecordError) -> LineError {
     LineError::new(line, LineErrorKind::Malformed, e.to_string())
+}
+
+/// The names of a header line that are no known field.
+fn unknown_names(line: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(line)
+        .split(|c: char| c <= ' ')
+        .filter(|t| !t.is_empty())
+        .filter(|t| !Field::from_name(super::field::strip_placeholder(t)).is_known())
+        .map(super::field::bounded)
+        .collect()
 }
 
 fn comment(line: u64) -> LineError {

@@ -790,3 +790,64 @@ fn reader_is_a_buf_read_consumer() {
     }
     assert_eq!(takes(io::Cursor::new(V2.as_bytes())), 5);
 }
+
+#[test]
+fn a_damaged_header_is_still_the_header() {
+    // One changed byte used to leave the header unrecognised, and every line after it
+    // malformed against the default format.
+    let records = "5 eni-0a1b2c3d 192.0.2.1 198.51.100.2 50000 22 ACCEPT\n\
+                   5 eni-0a1b2c3d 192.0.2.1 198.51.100.2 50001 23 REJECT\n";
+    for header in [
+        "~ersion interface-id srcaddr dstaddr srcport dstport action",
+        "5ersion interface-id srcaddr dstaddr srcport dstport action",
+        "version interface-id srcaddr dstaddr srcport dstport~ action",
+        "version interface-id srcaddr dst\u{7f}addr srcport dstport action",
+    ] {
+        let text = format!("{header}\n{records}");
+        for lent in [false, true] {
+            let mut reader = FlowLogReader::new(text.as_bytes());
+            let mut seen = Vec::new();
+            loop {
+                let next = if lent {
+                    reader.next_with(|line, r| (line, r.map(|r| (r.srcport, r.action))))
+                } else {
+                    reader
+                        .next_numbered()
+                        .map(|(line, r)| (line, r.map(|r| (r.srcport, r.action))))
+                };
+                let Some((line, item)) = next else { break };
+                seen.push((line, item.map_err(|e| e.reason)));
+            }
+            assert_eq!(seen.len(), 3, "{header}: {seen:?}");
+            let (line, Err(reason)) = &seen[0] else {
+                panic!("{header}: {seen:?}")
+            };
+            assert_eq!(*line, 1);
+            assert!(
+                reason.starts_with("a damaged header, read as one"),
+                "{reason}"
+            );
+            assert_eq!(
+                seen[1].1,
+                Ok((Some(50000), Some(Action::Accept))),
+                "{header}"
+            );
+            assert_eq!(
+                seen[2].1,
+                Ok((Some(50001), Some(Action::Reject))),
+                "{header}"
+            );
+        }
+    }
+    // Records are never taken for a damaged header, nor is a line with one name.
+    for line in [
+        "2 111122223333 eni-0a1b2c3d version srcaddr 50000 22 6 1 40 1 2 ACCEPT OK",
+        "~ersion",
+        "version dstport x y z",
+    ] {
+        assert!(
+            Format::from_damaged_header(line.as_bytes()).is_none(),
+            "{line}"
+        );
+    }
+}
