@@ -50,6 +50,9 @@ pub enum ObjectKind {
     CloudTrailLines,
     /// CloudTrail event history, as `aws cloudtrail lookup-events` prints it.
     CloudTrailEventHistory,
+    /// CloudTrail sent to CloudWatch Logs, as `aws logs filter-log-events` or `get-log-events`
+    /// prints it: each record a JSON string, the `message` of an event.
+    CloudTrailLogEvents,
     /// VPC Flow Logs in text form, with or without a header line.
     FlowLog,
     /// A CloudTrail digest file (log-file validation), not a log.
@@ -76,6 +79,7 @@ impl ObjectKind {
                 | ObjectKind::CloudTrailArray
                 | ObjectKind::CloudTrailLines
                 | ObjectKind::CloudTrailEventHistory
+                | ObjectKind::CloudTrailLogEvents
                 | ObjectKind::FlowLog
         )
     }
@@ -88,6 +92,7 @@ impl ObjectKind {
                 | ObjectKind::CloudTrailArray
                 | ObjectKind::CloudTrailLines
                 | ObjectKind::CloudTrailEventHistory
+                | ObjectKind::CloudTrailLogEvents
         )
     }
 
@@ -98,6 +103,9 @@ impl ObjectKind {
             ObjectKind::CloudTrailArray => "CloudTrail records (JSON array)",
             ObjectKind::CloudTrailLines => "CloudTrail records (one per line)",
             ObjectKind::CloudTrailEventHistory => "CloudTrail event history (lookup-events)",
+            ObjectKind::CloudTrailLogEvents => {
+                "CloudTrail from CloudWatch Logs (filter-log-events or get-log-events)"
+            }
             ObjectKind::FlowLog => "VPC flow log",
             ObjectKind::CloudTrailDigest => "CloudTrail digest file (not a log)",
             ObjectKind::CloudTrailInsight => "CloudTrail Insights file (no API calls)",
@@ -422,6 +430,15 @@ fn sniff_object(body: &[u8]) -> ObjectKind {
     if has(b"\"Events\"") && has(b"\"CloudTrailEvent\"") && !has(b"\"eventVersion\"") {
         return ObjectKind::CloudTrailEventHistory;
     }
+    // The CloudWatch Logs API's events of a CloudTrail log group: the same, with the records
+    // under `message`, where their own keys are escaped.
+    if has(b"\"events\"")
+        && has(b"\"message\"")
+        && !has(b"\"eventVersion\"")
+        && has(b"\\\"eventName\\\"")
+    {
+        return ObjectKind::CloudTrailLogEvents;
+    }
     if has(b"\"Records\"") && !has(b"\"eventName\"") {
         ObjectKind::CloudTrail
     } else if has(b"\"digestStartTime\"") {
@@ -571,6 +588,16 @@ mod tests {
         // Another service's `Events` is not event history.
         let other = br#"{"Events":[{"Name":"deploy","Time":1}]}"#;
         assert_eq!(kind_of("events.json", other), ObjectKind::Other);
+        // The CloudWatch Logs API's events: CloudTrail's log group, not another one's.
+        let log_events = br#"{"events":[{"logStreamName":"s","timestamp":1,"message":"{\"eventVersion\":\"1.08\",\"eventName\":\"X\"}"}],"searchedLogStreams":[]}"#;
+        assert_eq!(
+            kind_of("out.json", log_events),
+            ObjectKind::CloudTrailLogEvents
+        );
+        let app_logs = br#"{"events":[{"timestamp":1,"message":"GET /health 200"}]}"#;
+        assert_eq!(kind_of("out.json", app_logs), ObjectKind::Other);
+        let flow_events = br#"{"events":[{"timestamp":1,"message":"2 111122223333 eni-1 - - - - - - - 1 2 - NODATA"}]}"#;
+        assert_eq!(kind_of("out.json", flow_events), ObjectKind::Other);
         let line = br#"{"eventVersion":"1.08","eventSource":"s3.amazonaws.com","eventName":"X"}"#;
         assert_eq!(kind_of("a.json", line), ObjectKind::CloudTrailLines);
         let digest = br#"{"awsAccountId":"111122223333","digestStartTime":"2021"}"#;

@@ -63,6 +63,11 @@ fn every_layout_plain_or_gzip_in_memory_or_streamed_reads_the_same_records() {
             cloudwatch_export(&recs),
             ObjectKind::CloudTrailLines,
         ),
+        (
+            "filter-log-events",
+            log_events(&recs),
+            ObjectKind::CloudTrailLogEvents,
+        ),
     ];
     let mut expected = None;
     for (layout, plain, kind) in layouts {

@@ -107,6 +107,7 @@ fn trail_objects() -> Vec<(&'static str, Vec<u8>)> {
         ("lines.json", lines(&recs)),
         ("export.log", common::cloudwatch_export(&recs)),
         ("history.json", event_history(&recs)),
+        ("log-events.json", common::log_events(&recs)),
     ]
 }
 

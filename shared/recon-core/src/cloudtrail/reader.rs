@@ -4,7 +4,8 @@
 //! are skipped); a bare JSON array of records; one record per line, as exports write them (or
 //! records simply concatenated, or each after its time as a CloudWatch Logs export writes
 //! them); and the event history that `aws cloudtrail lookup-events` prints (each record a JSON
-//! string under `CloudTrailEvent`), which is what an account without a trail has. Envelopes or
+//! string under `CloudTrailEvent`), which is what an account without a trail has, or the events
+//! `aws logs filter-log-events` prints for a CloudTrail log group (under `message`). Envelopes or
 //! arrays joined end to end (`cat` of several delivery files) are read to the last one;
 //! anything else after the top-level value is reported. Memory is bounded by the read chunk
 //! plus the largest record, which is itself bounded
@@ -36,7 +37,9 @@ pub enum Layout {
     /// Records one after another, usually one per line.
     Lines,
     /// CloudTrail event history as `aws cloudtrail lookup-events` prints it:
-    /// `{"Events":[{…, "CloudTrailEvent":"<the record as a JSON string>"}, …]}`.
+    /// `{"Events":[{…, "CloudTrailEvent":"<the record as a JSON string>"}, …]}`; also the
+    /// CloudWatch Logs events of a CloudTrail log group as `aws logs filter-log-events` prints
+    /// them, `{"events":[{…, "message":"<the record>"}, …]}`.
     EventHistory,
 }
 
@@ -47,7 +50,9 @@ impl Layout {
             ObjectKind::CloudTrail => Some(Layout::Envelope),
             ObjectKind::CloudTrailArray => Some(Layout::Array),
             ObjectKind::CloudTrailLines => Some(Layout::Lines),
-            ObjectKind::CloudTrailEventHistory => Some(Layout::EventHistory),
+            ObjectKind::CloudTrailEventHistory | ObjectKind::CloudTrailLogEvents => {
+                Some(Layout::EventHistory)
+            }
             _ => None,
         }
     }
@@ -252,12 +257,12 @@ impl<R: Read> RecordReader<R> {
             Some(end) => Scan::Complete(end),
             None => Scan::Incomplete,
         })?;
-        let records_key: &[u8] = if self.layout == Layout::EventHistory {
-            b"\"Events\""
+        let key = &self.buf[self.pos..key_end];
+        let is_records = if self.layout == Layout::EventHistory {
+            key == b"\"Events\"" || key == b"\"events\""
         } else {
-            b"\"Records\""
+            key == b"\"Records\""
         };
-        let is_records = &self.buf[self.pos..key_end] == records_key;
         self.pos = key_end;
         if self.peek_byte()? != Some(b':') {
             return Err(self.fatal("expected ':' after a top-level key".into()));
@@ -578,7 +583,8 @@ impl<R: Read> RecordReader<R> {
     fn unescape_entry(&mut self, start: usize, end: usize) -> Result<(usize, KeySpans), String> {
         #[derive(serde::Deserialize)]
         struct Entry {
-            #[serde(rename = "CloudTrailEvent")]
+            /// `CloudTrailEvent` in event history, `message` in CloudWatch Logs events.
+            #[serde(rename = "CloudTrailEvent", alias = "message")]
             event: Option<String>,
         }
         if end - start > self.max_record {
@@ -589,7 +595,7 @@ impl<R: Read> RecordReader<R> {
         }
         let entry: Entry =
             serde_json::from_slice(&self.buf[start..end]).map_err(|e| e.to_string())?;
-        let event = entry.event.ok_or("no CloudTrailEvent")?;
+        let event = entry.event.ok_or("no CloudTrailEvent or message")?;
         self.unescaped.clear();
         self.unescaped.extend_from_slice(event.trim().as_bytes());
         match record_fields(&self.unescaped, 0) {
@@ -598,7 +604,7 @@ impl<R: Read> RecordReader<R> {
             {
                 Ok((end, spans))
             }
-            _ => Err("CloudTrailEvent is not one JSON object".into()),
+            _ => Err("its record (CloudTrailEvent or message) is not one JSON object".into()),
         }
     }
 

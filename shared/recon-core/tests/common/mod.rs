@@ -387,6 +387,30 @@ pub fn event_history(recs: &[Rec]) -> Vec<u8> {
     serde_json::to_vec_pretty(&history).expect("history serialises")
 }
 
+/// CloudTrail sent to CloudWatch Logs, as `aws logs filter-log-events` prints its events: each
+/// record the `message` of one, as a JSON string, keys in the order the CLI prints them.
+pub fn log_events(recs: &[Rec]) -> Vec<u8> {
+    let events: Vec<String> = recs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            format!(
+                "{{\"logStreamName\": \"{ACCOUNT}_CloudTrail_us-east-1\", \"timestamp\": {}, \
+                 \"message\": {}, \"ingestionTime\": {}, \"eventId\": \"{:056}\"}}",
+                1_795_000_000_000_i64 + i as i64,
+                json!(r.json()),
+                1_795_000_005_000_i64 + i as i64,
+                i
+            )
+        })
+        .collect();
+    format!(
+        "{{\n    \"events\": [\n        {}\n    ],\n    \"searchedLogStreams\": []\n}}\n",
+        events.join(",\n        ")
+    )
+    .into_bytes()
+}
+
 /// One record per line.
 pub fn lines(recs: &[Rec]) -> Vec<u8> {
     let mut out = String::new();
