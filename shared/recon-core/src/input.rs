@@ -55,6 +55,9 @@ pub enum ObjectKind {
     CloudTrailLogEvents,
     /// VPC Flow Logs in text form, with or without a header line.
     FlowLog,
+    /// VPC Flow Logs sent to CloudWatch Logs, as `aws logs filter-log-events` or
+    /// `get-log-events` prints them: each line the `message` of an event.
+    FlowLogEvents,
     /// A CloudTrail digest file (log-file validation), not a log.
     CloudTrailDigest,
     /// CloudTrail Insights events: no API calls to evaluate.
@@ -81,6 +84,7 @@ impl ObjectKind {
                 | ObjectKind::CloudTrailEventHistory
                 | ObjectKind::CloudTrailLogEvents
                 | ObjectKind::FlowLog
+                | ObjectKind::FlowLogEvents
         )
     }
 
@@ -107,6 +111,9 @@ impl ObjectKind {
                 "CloudTrail from CloudWatch Logs (filter-log-events or get-log-events)"
             }
             ObjectKind::FlowLog => "VPC flow log",
+            ObjectKind::FlowLogEvents => {
+                "VPC flow log from CloudWatch Logs (filter-log-events or get-log-events)"
+            }
             ObjectKind::CloudTrailDigest => "CloudTrail digest file (not a log)",
             ObjectKind::CloudTrailInsight => "CloudTrail Insights file (no API calls)",
             ObjectKind::Empty => "empty object",
@@ -439,6 +446,9 @@ fn sniff_object(body: &[u8]) -> ObjectKind {
     {
         return ObjectKind::CloudTrailLogEvents;
     }
+    if has(b"\"events\"") && first_message(body).is_some_and(looks_like_flow_message) {
+        return ObjectKind::FlowLogEvents;
+    }
     if has(b"\"Records\"") && !has(b"\"eventName\"") {
         ObjectKind::CloudTrail
     } else if has(b"\"digestStartTime\"") {
@@ -452,6 +462,30 @@ fn sniff_object(body: &[u8]) -> ObjectKind {
     } else {
         ObjectKind::Other
     }
+}
+
+/// The first `"message"` string in `body`, up to its first escape, if any.
+fn first_message(body: &[u8]) -> Option<&[u8]> {
+    let key = memchr::memmem::find(body, b"\"message\"")?;
+    let rest = &body[key + 9..];
+    let colon = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+    let rest = rest[colon..].strip_prefix(b":")?;
+    let open = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+    let rest = rest[open..].strip_prefix(b"\"")?;
+    let end = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// A flow-log line: the default format's shape, or (for a custom format) an interface id and
+/// an action or log status among its columns.
+fn looks_like_flow_message(line: &[u8]) -> bool {
+    let words = || {
+        line.split(u8::is_ascii_whitespace)
+            .filter(|w| !w.is_empty())
+    };
+    looks_like_flow_log(line)
+        || (words().any(|w| w.starts_with(b"eni-"))
+            && words().any(|w| matches!(w, b"ACCEPT" | b"REJECT" | b"NODATA" | b"SKIPDATA")))
 }
 
 /// The first key of a JSON object starting at `body[0] == b'{'`, when it has no escapes.
@@ -597,7 +631,11 @@ mod tests {
         let app_logs = br#"{"events":[{"timestamp":1,"message":"GET /health 200"}]}"#;
         assert_eq!(kind_of("out.json", app_logs), ObjectKind::Other);
         let flow_events = br#"{"events":[{"timestamp":1,"message":"2 111122223333 eni-1 - - - - - - - 1 2 - NODATA"}]}"#;
-        assert_eq!(kind_of("out.json", flow_events), ObjectKind::Other);
+        assert_eq!(kind_of("out.json", flow_events), ObjectKind::FlowLogEvents);
+        let custom = br#"{"events": [{"message" : "10.0.0.5 198.51.100.7 eni-1 ACCEPT 22"}]}"#;
+        assert_eq!(kind_of("out.json", custom), ObjectKind::FlowLogEvents);
+        let words = br#"{"events":[{"message":"deploy eni-1 finished"}]}"#;
+        assert_eq!(kind_of("out.json", words), ObjectKind::Other);
         let line = br#"{"eventVersion":"1.08","eventSource":"s3.amazonaws.com","eventName":"X"}"#;
         assert_eq!(kind_of("a.json", line), ObjectKind::CloudTrailLines);
         let digest = br#"{"awsAccountId":"111122223333","digestStartTime":"2021"}"#;

@@ -97,6 +97,60 @@ fn default_v2_exported_from_cloudwatch_logs_with_a_time_before_each_line() {
     assert_eq!(ports(single(&c.findings, PortProbeUnprotectedPort)), [22]);
 }
 
+/// Flow-log lines as the messages of CloudWatch Logs events, as `aws logs filter-log-events`
+/// prints them.
+fn log_events(lines: &[String]) -> String {
+    let events: Vec<_> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            json!({
+                "logStreamName": ENI,
+                "timestamp": 1_795_000_000_000_i64 + i as i64,
+                "message": line,
+                "ingestionTime": 1_795_000_005_000_i64,
+                "eventId": format!("{i:056}"),
+            })
+        })
+        .collect();
+    let out = json!({ "events": events, "searchedLogStreams": [] });
+    serde_json::to_string_pretty(&out).expect("serialises")
+}
+
+#[test]
+fn flow_logs_in_cloudwatch_logs_as_filter_log_events_prints_them() {
+    // Flow logs published to CloudWatch Logs and read back with the API: each line the message
+    // of an event, in the default format or (with --flow-format) a custom one.
+    let flows = scan_and_probe();
+    let mut custom = EngineConfig::default();
+    custom
+        .set_flow_format("--flow-format", &V5.fields.join(" "))
+        .expect("format");
+    for (format, config) in [(&V2, EngineConfig::default()), (&V5, custom)] {
+        let lines: Vec<String> = flows.iter().map(|f| f.line(format)).collect();
+        let mut b = Batch::new(config, intel(), Suppressions::default());
+        let r = b
+            .scan("events.json", log_events(&lines).into_bytes())
+            .clone();
+        b.assert_clean();
+        assert_eq!(r.kind, Some(ObjectKind::FlowLogEvents));
+        assert_eq!(r.evaluated, flows.len() as u64);
+        let c = b.commit(&mut MemoryStore::default(), NOW_MS);
+        assert_eq!(net(single(&c.findings, Portscan)).distinct_ports, Some(16));
+        assert_eq!(ports(single(&c.findings, PortProbeUnprotectedPort)), [22]);
+    }
+    // A broken message is reported by its event's index; the others still count.
+    let mut lines: Vec<String> = flows.iter().map(|f| f.line(&V2)).collect();
+    lines[3] = "2 111122223333 eni-0a1b2c3d4e5f60718 not-an-address".into();
+    let mut b = Batch::standard();
+    let r = b
+        .scan("events.json", log_events(&lines).into_bytes())
+        .clone();
+    assert_eq!(r.records, flows.len() as u64 - 1);
+    assert_eq!(r.issues.len(), 1, "{:?}", r.issues);
+    assert_eq!((r.issues[0].position, r.issues[0].is_line), (3, false));
+}
+
 #[test]
 fn v3_custom_header_in_shuffled_order_gzip() {
     assert_format_detects(&V3, &key(0), true);

@@ -141,9 +141,16 @@ fn flow_objects() -> Vec<(&'static str, Vec<u8>)> {
     v2.push_str(
         "2 111122223333 eni-0a1b2c3d4e5f60718 - - - - - - - 1789992100 1789992160 - NODATA\n",
     );
+    // The same lines as CloudWatch Logs events, as `aws logs filter-log-events` prints them.
+    let events: Vec<serde_json::Value> = v2
+        .lines()
+        .map(|line| serde_json::json!({"logStreamName": "eni-0a1b2c3d4e5f60718", "message": line}))
+        .collect();
+    let events = serde_json::to_vec_pretty(&serde_json::json!({ "events": events }));
     vec![
         ("flows-v5.log", v5.into_bytes()),
         ("flows-v2.log", v2.into_bytes()),
+        ("flow-events.json", events.expect("serialises")),
     ]
 }
 
@@ -346,7 +353,10 @@ fn damage_line(rng: &mut Rng, text: &[u8], line: usize) -> Vec<u8> {
 #[test]
 fn damage_inside_one_line_costs_that_line_only() {
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
-    let mut objects = flow_objects();
+    let mut objects: Vec<_> = flow_objects()
+        .into_iter()
+        .filter(|(name, _)| name.ends_with(".log"))
+        .collect();
     objects.push(("lines.json", lines(&trail_records())));
     objects.push(("export.log", common::cloudwatch_export(&trail_records())));
     for (name, original) in objects {

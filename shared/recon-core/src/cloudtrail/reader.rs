@@ -41,6 +41,9 @@ pub enum Layout {
     /// CloudWatch Logs events of a CloudTrail log group as `aws logs filter-log-events` prints
     /// them, `{"events":[{…, "message":"<the record>"}, …]}`.
     EventHistory,
+    /// The same entries, each string handed out as it is rather than as a record: the
+    /// CloudWatch Logs events of a flow-log group, whose messages are flow-log lines.
+    Messages,
 }
 
 impl Layout {
@@ -219,7 +222,7 @@ impl<R: Read> RecordReader<R> {
             return Ok(Step::Continue);
         };
         let (want, next) = match self.layout {
-            Layout::Envelope | Layout::EventHistory => (b'{', State::TopKeys),
+            Layout::Envelope | Layout::EventHistory | Layout::Messages => (b'{', State::TopKeys),
             Layout::Array => (b'[', State::InArray { envelope: false }),
             Layout::Lines => {
                 self.state = State::Stream;
@@ -258,10 +261,9 @@ impl<R: Read> RecordReader<R> {
             None => Scan::Incomplete,
         })?;
         let key = &self.buf[self.pos..key_end];
-        let is_records = if self.layout == Layout::EventHistory {
-            key == b"\"Events\"" || key == b"\"events\""
-        } else {
-            key == b"\"Records\""
+        let is_records = match self.layout {
+            Layout::EventHistory | Layout::Messages => key == b"\"Events\"" || key == b"\"events\"",
+            _ => key == b"\"Records\"",
         };
         self.pos = key_end;
         if self.peek_byte()? != Some(b':') {
@@ -301,7 +303,9 @@ impl<R: Read> RecordReader<R> {
                 };
                 Ok(Step::Continue)
             }
-            b'{' if self.layout == Layout::EventHistory => self.history_item(),
+            b'{' if matches!(self.layout, Layout::EventHistory | Layout::Messages) => {
+                self.history_item()
+            }
             b'{' => self.item(),
             _ => {
                 let index = self.index;
@@ -518,7 +522,7 @@ impl<R: Read> RecordReader<R> {
         match self.layout {
             Layout::Lines => next_line_start(hay),
             Layout::Envelope | Layout::Array => memchr::memmem::find(hay, RESYNC),
-            Layout::EventHistory => None,
+            Layout::EventHistory | Layout::Messages => None,
         }
     }
 
@@ -598,6 +602,9 @@ impl<R: Read> RecordReader<R> {
         let event = entry.event.ok_or("no CloudTrailEvent or message")?;
         self.unescaped.clear();
         self.unescaped.extend_from_slice(event.trim().as_bytes());
+        if self.layout == Layout::Messages {
+            return Ok((self.unescaped.len(), KeySpans::default()));
+        }
         match record_fields(&self.unescaped, 0) {
             Scan::Complete((end, spans))
                 if self.unescaped.first() == Some(&b'{') && end == self.unescaped.len() =>

@@ -8,13 +8,15 @@
 use std::net::IpAddr;
 
 use super::{Engine, ObjectRef, ObjectReport};
+use crate::cloudtrail::{Layout, ReadIssue, RecordReader};
 use crate::detect::port_probe::Probe;
 use crate::detect::portscan::{Attempt, SubjectInfo};
 use crate::finding::Ec2Subject;
+use crate::flowlog::LineParser;
 use crate::flowlog::{
     initiator, Action, Direction, Field, FlowLogReader, FlowRecord, Format, Initiator, LineError,
 };
-use crate::input::{account_from_key, Content, Opened};
+use crate::input::{account_from_key, Content, ObjectKind, Opened};
 use crate::intel::is_reserved;
 
 /// The flow-log fields the detectors read; the engine skips the other columns unparsed.
@@ -61,6 +63,22 @@ impl Engine {
             .flow_format
             .clone()
             .unwrap_or_else(Format::default_v2);
+        if opened.kind == ObjectKind::FlowLogEvents {
+            let max = self.limits.max_record_bytes;
+            let mut parser = LineParser::new(&format, FLOW_FIELDS);
+            match opened.content {
+                Content::Bytes(b) => {
+                    let mut reader = RecordReader::from_bytes(b, Layout::Messages, max);
+                    self.read_flow_messages(object, &mut reader, &mut parser, hint, report);
+                    self.scratch = reader.into_buffer();
+                }
+                Content::Stream(r) => {
+                    let mut reader = RecordReader::new(r, Layout::Messages, max);
+                    self.read_flow_messages(object, &mut reader, &mut parser, hint, report);
+                }
+            }
+            return;
+        }
         match opened.content {
             Content::Bytes(b) => {
                 let mut reader = FlowLogReader::with_format(std::io::Cursor::new(b), format)
@@ -97,6 +115,40 @@ impl Engine {
         };
         // Records are lent, not moved: they are a few hundred bytes each.
         while reader.next_with(&mut on_item).is_some() {}
+    }
+
+    /// Reads flow-log lines that are the messages of CloudWatch Logs events; an issue names the
+    /// event by its index.
+    fn read_flow_messages<R: std::io::Read>(
+        &mut self,
+        object: &ObjectRef,
+        reader: &mut RecordReader<R>,
+        parser: &mut LineParser,
+        account_hint: Option<&str>,
+        report: &mut ObjectReport,
+    ) {
+        while let Some(item) = reader.next_record() {
+            match item {
+                Ok(raw) => {
+                    let mut rec = FlowRecord::default();
+                    match parser.parse(raw.bytes, &mut rec) {
+                        Ok(()) => {
+                            report.records += 1;
+                            if self.on_flow(object, &rec, account_hint, raw.index + 1) {
+                                report.evaluated += 1;
+                            }
+                        }
+                        Err(e) => report.issue(raw.index, false, e.to_string()),
+                    }
+                }
+                Err(ReadIssue::Record { index, reason }) => report.issue(index, false, reason),
+                Err(ReadIssue::Fatal { records, reason }) => {
+                    let msg = format!("{reason} (after {records} events)");
+                    tracing::warn!(object = %object.name, reason = %msg, "object read stopped early");
+                    report.fatal = Some(msg);
+                }
+            }
+        }
     }
 
     /// Evaluates one record; true when a detector looked at it.

@@ -183,7 +183,7 @@ impl Engine {
             kind if kind.is_cloudtrail() => {
                 self.scan_cloudtrail(object, opened, &mut report);
             }
-            ObjectKind::FlowLog => {
+            ObjectKind::FlowLog | ObjectKind::FlowLogEvents => {
                 self.flow_state_touched = true;
                 self.scan_flowlog(object, opened, &mut report);
             }

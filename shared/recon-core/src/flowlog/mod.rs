@@ -51,6 +51,7 @@ pub use ports::{
     TCP_RST, TCP_SYN, TCP_SYN_ACK,
 };
 pub use reader::{FlowLogReader, LineError, LineErrorKind, MAX_LINE_BYTES};
+pub(crate) use record::LineParser;
 pub use record::{parse_record, Action, Direction, FlowRecord, LogStatus, RecordError};
 
 /// Errors about flow-log formats and lines.

@@ -244,6 +244,37 @@ impl Plan {
     }
 }
 
+/// A parser of single lines in one format, keeping some fields: for lines that do not come
+/// from a text stream (the messages of CloudWatch Logs events).
+pub(crate) struct LineParser {
+    plan: Plan,
+    bounds: Bounds,
+}
+
+impl LineParser {
+    /// A parser of lines in `format` that reads only the fields in `keep`.
+    pub(crate) fn new(format: &Format, keep: &[Field]) -> LineParser {
+        let fields: Vec<Field> = format
+            .columns()
+            .iter()
+            .map(|f| if keep.contains(f) { *f } else { Field::Unknown })
+            .collect();
+        LineParser {
+            plan: Plan::new(&fields),
+            bounds: Bounds::new(),
+        }
+    }
+
+    /// Parses `line` (without its `\n`) into `record`, which must start out empty.
+    pub(crate) fn parse<'a>(
+        &mut self,
+        line: &'a [u8],
+        record: &mut FlowRecord<'a>,
+    ) -> Result<(), RecordError> {
+        parse_into(line, &self.plan, record, &mut self.bounds)
+    }
+}
+
 /// [`parse_record`] into `record`, which must start out empty (all `None`), with `bounds` as
 /// scratch space, for the columns of a format (or a projection of one: see
 /// [`FlowLogReader::keeping`](super::FlowLogReader::keeping)).
