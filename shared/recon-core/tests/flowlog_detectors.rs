@@ -87,11 +87,22 @@ fn default_v2_exported_from_cloudwatch_logs_with_a_time_before_each_line() {
             format!("{time} {}\n", f.line(&V2))
         })
         .collect();
-    let mut b = Batch::standard();
-    let r = b.scan("exported/000000.gz", gzip(body.as_bytes())).clone();
+    let bytes = gzip(body.as_bytes());
+    assert_found_in(
+        Batch::standard(),
+        "exported/000000.gz",
+        bytes,
+        ObjectKind::FlowLog,
+    );
+}
+
+/// Scans `bytes`, which hold [`scan_and_probe`], as object `name` with `b`; checks that it was
+/// read cleanly as `kind`, every flow evaluated, and that the Portscan and the probe came out.
+fn assert_found_in(mut b: Batch, name: &str, bytes: Vec<u8>, kind: ObjectKind) {
+    let r = b.scan(name, bytes).clone();
     b.assert_clean();
-    assert_eq!(r.kind, Some(ObjectKind::FlowLog));
-    assert_eq!(r.evaluated, flows.len() as u64);
+    assert_eq!(r.kind, Some(kind), "{name}");
+    assert_eq!(r.evaluated, scan_and_probe().len() as u64, "{name}");
     let c = b.commit(&mut MemoryStore::default(), NOW_MS);
     assert_eq!(net(single(&c.findings, Portscan)).distinct_ports, Some(16));
     assert_eq!(ports(single(&c.findings, PortProbeUnprotectedPort)), [22]);
@@ -128,16 +139,9 @@ fn flow_logs_in_cloudwatch_logs_as_filter_log_events_prints_them() {
         .expect("format");
     for (format, config) in [(&V2, EngineConfig::default()), (&V5, custom)] {
         let lines: Vec<String> = flows.iter().map(|f| f.line(format)).collect();
-        let mut b = Batch::new(config, intel(), Suppressions::default());
-        let r = b
-            .scan("events.json", log_events(&lines).into_bytes())
-            .clone();
-        b.assert_clean();
-        assert_eq!(r.kind, Some(ObjectKind::FlowLogEvents));
-        assert_eq!(r.evaluated, flows.len() as u64);
-        let c = b.commit(&mut MemoryStore::default(), NOW_MS);
-        assert_eq!(net(single(&c.findings, Portscan)).distinct_ports, Some(16));
-        assert_eq!(ports(single(&c.findings, PortProbeUnprotectedPort)), [22]);
+        let b = Batch::new(config, intel(), Suppressions::default());
+        let bytes = log_events(&lines).into_bytes();
+        assert_found_in(b, "events.json", bytes, ObjectKind::FlowLogEvents);
     }
     // A broken message is reported by its event's index; the others still count.
     let mut lines: Vec<String> = flows.iter().map(|f| f.line(&V2)).collect();
