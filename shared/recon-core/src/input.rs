@@ -466,8 +466,9 @@ fn sniff_object(body: &[u8]) -> ObjectKind {
 
 /// The first `"message"` string in `body`, up to its first escape, if any.
 fn first_message(body: &[u8]) -> Option<&[u8]> {
-    let key = memchr::memmem::find(body, b"\"message\"")?;
-    let rest = &body[key + 9..];
+    const KEY: &[u8] = b"\"message\"";
+    let key = memchr::memmem::find(body, KEY)?;
+    let rest = &body[key + KEY.len()..];
     let colon = rest.iter().position(|b| !b.is_ascii_whitespace())?;
     let rest = rest[colon..].strip_prefix(b":")?;
     let open = rest.iter().position(|b| !b.is_ascii_whitespace())?;

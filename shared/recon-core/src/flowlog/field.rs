@@ -280,28 +280,15 @@ impl Format {
     /// The damaged names become [`Field::Unknown`] columns, not read; they are returned too.
     /// `None` for anything else: no record has field names among its columns.
     pub fn from_damaged_header(line: &[u8]) -> Option<(Format, Vec<String>)> {
-        let tokens: Vec<&[u8]> = line
-            .split(|b| *b <= b' ')
-            .filter(|t| !t.is_empty())
-            .collect();
-        let fields: Vec<Field> = tokens
-            .iter()
-            .map(|t| {
-                std::str::from_utf8(strip_placeholder_bytes(t))
-                    .map_or(Field::Unknown, Field::from_name)
-            })
-            .collect();
-        let known = fields.iter().filter(|f| f.is_known()).count();
+        let tokens = header_tokens(line);
+        let known = tokens.iter().filter(|(_, f)| f.is_known()).count();
         if known < 2 || 2 * known <= tokens.len() {
             return None;
         }
-        let damaged = tokens
-            .iter()
-            .zip(&fields)
-            .filter(|(_, f)| !f.is_known())
-            .map(|(t, _)| bounded(&String::from_utf8_lossy(t)))
-            .collect();
-        Format::from_fields(&fields).ok().map(|f| (f, damaged))
+        let fields: Vec<Field> = tokens.iter().map(|(_, f)| *f).collect();
+        Format::from_fields(&fields)
+            .ok()
+            .map(|format| (format, unknown_names(line)))
     }
 
     /// Whether `line` is a header line rather than a record: every token is shaped like a field
@@ -358,7 +345,27 @@ impl fmt::Display for Format {
 }
 
 /// `${name}` → `name`; anything else unchanged.
-pub(crate) fn strip_placeholder(token: &str) -> &str {
+/// The tokens of a header line, each with the field it names ([`Field::Unknown`] for none).
+fn header_tokens(line: &[u8]) -> Vec<(&[u8], Field)> {
+    line.split(|b| *b <= b' ')
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            let name = std::str::from_utf8(strip_placeholder_bytes(t));
+            (t, name.map_or(Field::Unknown, Field::from_name))
+        })
+        .collect()
+}
+
+/// The tokens of a header line that name no known field, for messages.
+pub(crate) fn unknown_names(line: &[u8]) -> Vec<String> {
+    header_tokens(line)
+        .into_iter()
+        .filter(|(_, f)| !f.is_known())
+        .map(|(t, _)| bounded(&String::from_utf8_lossy(t)))
+        .collect()
+}
+
+fn strip_placeholder(token: &str) -> &str {
     token
         .strip_prefix("${")
         .and_then(|t| t.strip_suffix('}'))

@@ -311,7 +311,7 @@ impl<R: BufRead> FlowLogReader<R> {
             Ok(format) => {
                 if format != self.format {
                     tracing::debug!(line = line_no, columns = format.len(), "flow-log format");
-                    let unknown = unknown_names(line);
+                    let unknown = super::field::unknown_names(line);
                     if !unknown.is_empty() {
                         // A newer field, or a damaged name: either way its column is not read.
                         tracing::warn!(
@@ -459,16 +459,6 @@ fn parse_line<'a>(
 
 fn malformed(line: u64, e: &RecordError) -> LineError {
     LineError::new(line, LineErrorKind::Malformed, e.to_string())
-}
-
-/// The names of a header line that are no known field.
-fn unknown_names(line: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(line)
-        .split(|c: char| c <= ' ')
-        .filter(|t| !t.is_empty())
-        .filter(|t| !Field::from_name(super::field::strip_placeholder(t)).is_known())
-        .map(super::field::bounded)
-        .collect()
 }
 
 fn comment(line: u64) -> LineError {
