@@ -498,10 +498,12 @@ impl<R: Read> RecordReader<R> {
         self.index += 1;
         // A record start the scan went past before it failed (a lost brace ran the record
         // into the next) is where reading resumes.
-        let named = matches!(self.layout, Layout::Envelope | Layout::Array)
-            .then(|| self.buf.get(self.pos + 1..offset))
-            .flatten()
-            .and_then(|passed| memchr::memmem::find(passed, RESYNC));
+        let passed = self.buf.get(self.pos + 1..offset).unwrap_or_default();
+        let named = match self.layout {
+            Layout::Envelope | Layout::Array => memchr::memmem::find(passed, RESYNC),
+            Layout::EventHistory | Layout::Messages => next_entry_start(passed),
+            Layout::Lines => None,
+        };
         if let Some(n) = named {
             self.pos += 1 + n;
             return broken(index, reason, true);
@@ -514,15 +516,15 @@ impl<R: Read> RecordReader<R> {
     }
 
     /// Where the next record start after the one at `pos` lies in `buf[pos + 1..limit]`,
-    /// relative to `pos + 1`: the next line that starts one for one record per line, else
-    /// `{"eventVersion"` (not the shape between records, which a record cut short holds too).
-    /// None for event history, whose records are strings.
+    /// relative to `pos + 1`: the next line that starts one for one record per line, the next
+    /// entry for event history, else `{"eventVersion"` (not the shape between records, which a
+    /// record cut short holds too).
     fn later_start(&self, limit: usize) -> Option<usize> {
         let hay = self.buf.get(self.pos + 1..limit)?;
         match self.layout {
             Layout::Lines => next_line_start(hay),
             Layout::Envelope | Layout::Array => memchr::memmem::find(hay, RESYNC),
-            Layout::EventHistory | Layout::Messages => None,
+            Layout::EventHistory | Layout::Messages => next_entry_start(hay),
         }
     }
 
@@ -739,6 +741,19 @@ fn next_line_start(hay: &[u8]) -> Option<usize> {
         .find(|&start| matches!(hay.get(start), Some(b'{' | b'0'..=b'9')))
 }
 
+/// The keys the AWS CLI prints first in an event-history entry (`lookup-events`) and in a
+/// CloudWatch Logs event (`filter-log-events`, `get-log-events`).
+const ENTRY_KEYS: [&[u8]; 3] = [b"\"EventId\"", b"\"logStreamName\"", b"\"timestamp\""];
+
+/// Offset of the next `{` in `hay` that opens an entry with one of [`ENTRY_KEYS`] first. No
+/// string holds one: a quote in a string is escaped, so `{"EventId"` cannot be its bytes.
+fn next_entry_start(hay: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'{', hay).find(|&at| {
+        let key = skip_ws(hay, at + 1);
+        ENTRY_KEYS.iter().any(|k| hay[key..].starts_with(k))
+    })
+}
+
 /// Offset of the next plausible record start in `hay`.
 fn next_start(hay: &[u8]) -> Option<usize> {
     let by_name = memchr::memmem::find(hay, RESYNC);
@@ -885,6 +900,56 @@ mod tests {
         assert!(bad[3].1.contains("mismatched bracket"), "{bad:?}");
         assert!(bad[0].1.contains("no CloudTrailEvent"), "{bad:?}");
         assert!(bad[1].1.contains("not one JSON object"), "{bad:?}");
+    }
+
+    #[test]
+    fn a_damaged_event_history_entry_costs_that_entry() {
+        let record = |n: u32| {
+            let text = format!(r#"{{"eventVersion":"1.08","eventName":"E{n}","p":[{{}},{{}}]}}"#);
+            serde_json::to_string(&text).expect("a string")
+        };
+        // As the AWS CLI prints them: pretty, each entry's first key first.
+        let history = |n: u32| {
+            format!(
+                "{{\n      \"EventId\": \"{n}\",\n      \"Resources\": [],\n      \
+                 \"CloudTrailEvent\": {}\n    }}",
+                record(n)
+            )
+        };
+        let events = |n: u32| {
+            format!(
+                "{{\n  \"logStreamName\": \"s\",\n  \"timestamp\": {n},\n  \"message\": {}\n}}",
+                record(n)
+            )
+        };
+        for (top, entry) in [
+            ("Events", &history as &dyn Fn(u32) -> String),
+            ("events", &events),
+        ] {
+            for (damage, what) in [
+                ("\"CloudTrailEvent\": \"", "a lost quote"),
+                ("\"message\": \"", "a lost quote"),
+                ("\n    }", "a lost brace"),
+                ("\n}", "a lost brace"),
+            ] {
+                let second = entry(1);
+                let Some(at) = second.find(damage) else {
+                    continue;
+                };
+                let cut = at + damage.len() - 1;
+                let broken = format!("{}{}", &second[..cut], &second[cut + 1..]);
+                let items = [entry(0), broken, entry(2), entry(3)];
+                let data = format!(
+                    "{{\n  \"{top}\": [\n    {}\n  ]\n}}\n",
+                    items.join(",\n    ")
+                );
+                let (ok, bad) = read_all(data.as_bytes(), Layout::EventHistory);
+                assert_eq!(ok.len(), 3, "{what}: {data}\n{bad:?}");
+                let [ReadIssue::Record { index: 1, .. }] = bad.as_slice() else {
+                    panic!("{what}: {data}\n{bad:?}")
+                };
+            }
+        }
     }
 
     #[test]
