@@ -639,7 +639,15 @@ impl<R: Read> RecordReader<R> {
                 self.state = State::Done;
                 return Ok(false);
             }
-            let keep = self.buf.len().saturating_sub(RESYNC.len()).max(self.pos);
+            // Kept for the next search: a record start that may go on past the buffer (for
+            // lines, the whole last line, which may be an indented one; without a line break,
+            // nothing, as a line starts only after one).
+            let tail = if by_line {
+                memchr::memrchr(b'\n', hay).map_or(self.buf.len(), |n| self.pos + n)
+            } else {
+                self.buf.len().saturating_sub(RESYNC.len())
+            };
+            let keep = tail.max(self.pos);
             self.pos = keep;
             self.refill(keep)?;
         }
@@ -733,12 +741,25 @@ fn broken(index: u64, reason: &str, more: bool) -> ReadIssue {
     ReadIssue::Record { index, reason }
 }
 
-/// Offset of the first line after the first in `hay` that starts with `{` or a digit. A line
-/// break at the very end does not count: what follows it is not known yet.
+/// Offset of the first line after the first in `hay` that starts a record: with `{` or a digit
+/// (the time of a CloudWatch Logs export), or indented and then `{"` (a record on one line; a
+/// pretty-printer puts a nested object's `{` at the end of a line). A line break near the very
+/// end does not count: what follows it is not known yet.
 fn next_line_start(hay: &[u8]) -> Option<usize> {
     memchr::memchr_iter(b'\n', hay)
         .map(|n| n + 1)
-        .find(|&start| matches!(hay.get(start), Some(b'{' | b'0'..=b'9')))
+        .find(|&start| {
+            let line = &hay[start..];
+            let indent = line
+                .iter()
+                .take_while(|b| matches!(b, b' ' | b'\t'))
+                .count();
+            match line.first() {
+                Some(b'{' | b'0'..=b'9') => true,
+                Some(b' ' | b'\t') => line[indent..].starts_with(b"{\""),
+                _ => false,
+            }
+        })
 }
 
 /// The keys the AWS CLI prints first in an event-history entry (`lookup-events`) and in a
@@ -1065,6 +1086,23 @@ mod tests {
     }
 
     #[test]
+    fn indented_records_after_a_broken_line_are_still_read() {
+        let data = b"{\"a\":1}\nnot json\n  {\"a\":3}\n\t{\"a\":4}\n";
+        for chunk in [data.len(), 5] {
+            let mut r = RecordReader::new(Chunked(data, chunk), Layout::Lines, 1 << 20);
+            let mut ok = 0;
+            let mut bad = Vec::new();
+            while let Some(item) = r.next_record() {
+                match item {
+                    Ok(_) => ok += 1,
+                    Err(e) => bad.push(e),
+                }
+            }
+            assert_eq!((ok, bad.len()), (3, 1), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn what_a_damaged_record_leaves_on_its_line_keeps_the_numbering() {
         let data = b"{\"a\":1}\n{\"a\":2},\"b\":3}\n{\"a\":3}\n";
         let (ok, bad) = read_all(data, Layout::Lines);
@@ -1136,5 +1174,27 @@ mod tests {
         assert_eq!(next.expect("read").bytes, br#"{"a":2}"#);
         assert!(r.next_record().is_none());
         assert!(r.buf.capacity() < 4 * 100_000, "{}", r.buf.capacity());
+    }
+
+    #[test]
+    fn a_huge_broken_line_is_passed_over_in_bounded_memory() {
+        // Found by searching for the next line that starts a record: none of it is kept.
+        for junk in [
+            "x".repeat(3 << 20),
+            format!("{{\"a\":\"{}", "x".repeat(3 << 20)),
+        ] {
+            let data = format!("{junk}\n{{\"a\":2}}\n");
+            let mut r = RecordReader::new(data.as_bytes(), Layout::Lines, 100_000);
+            assert!(matches!(
+                r.next_record(),
+                Some(Err(ReadIssue::Record { index: 0, .. }))
+            ));
+            assert_eq!(
+                r.next_record().expect("a record").expect("read").bytes,
+                br#"{"a":2}"#
+            );
+            assert!(r.next_record().is_none());
+            assert!(r.buf.capacity() < 4 * CHUNK, "{}", r.buf.capacity());
+        }
     }
 }
