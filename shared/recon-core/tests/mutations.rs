@@ -98,12 +98,19 @@ fn trail_records() -> Vec<Rec> {
     ]
 }
 
+/// A JSON array of records as `jq` or an export tool prints it: indented, keys in any order.
+fn pretty(recs: &[Rec]) -> Vec<u8> {
+    let values: Vec<serde_json::Value> = recs.iter().map(Rec::value).collect();
+    serde_json::to_vec_pretty(&values).expect("serialises")
+}
+
 /// The CloudTrail layouts, each as `(name, bytes)`.
 fn trail_objects() -> Vec<(&'static str, Vec<u8>)> {
     let recs = trail_records();
     vec![
         ("envelope.json", envelope(&recs)),
         ("array.json", common::array(&recs)),
+        ("pretty.json", pretty(&recs)),
         ("lines.json", lines(&recs)),
         ("export.log", common::cloudwatch_export(&recs)),
         ("history.json", event_history(&recs)),
@@ -406,21 +413,26 @@ fn damage_inside_one_line_costs_that_line_only() {
 fn damage_inside_one_record_of_a_delivery_file_costs_that_record_only() {
     let mut rng = Rng(0x8CB9_2BA7_2F3D_8DD7);
     let recs = trail_records();
-    let items: Vec<String> = recs.iter().map(Rec::json).collect();
-    let total = items.len() as u64;
-    for (name, prefix, suffix) in [
-        ("envelope.json", "{\"Records\":[", "]}"),
-        ("array.json", "[", "]"),
+    let compact: Vec<String> = recs.iter().map(Rec::json).collect();
+    // Indented as `jq` prints an array, keys in any order.
+    let indented: Vec<String> = recs
+        .iter()
+        .map(|r| {
+            let text = serde_json::to_string_pretty(&r.value()).expect("json");
+            text.replace('\n', "\n  ")
+        })
+        .collect();
+    let total = compact.len() as u64;
+    for (name, items, prefix, separator, suffix) in [
+        ("envelope.json", &compact, "{\"Records\":[", ",", "]}"),
+        ("array.json", &compact, "[", ",", "]"),
+        ("pretty.json", &indented, "[\n  ", ",\n  ", "\n]\n"),
     ] {
         for case in 0..300 {
             let k = rng.below(items.len());
             let mut damaged = items.clone();
-            let record = damaged[k].clone().into_bytes();
-            // Not the first byte: a record that no longer starts with `{` is not one to find.
-            let line = format!("x{}\n", String::from_utf8_lossy(&record[1..]));
-            let hurt = damage_line(&mut rng, line.as_bytes(), 0);
-            damaged[k] = format!("{{{}", String::from_utf8_lossy(&hurt[1..hurt.len() - 1]));
-            let data = format!("{prefix}{}{suffix}", damaged.join(","));
+            damaged[k] = damage_inside(&mut rng, &items[k]);
+            let data = format!("{prefix}{}{suffix}", damaged.join(separator));
             let (outcome, _) = scan_both(name, data.as_bytes());
             let label = format!("{name} case {case} (record {k}): {data}");
             assert!(outcome.records + 1 >= total, "{label}: {outcome:?}");
@@ -435,6 +447,23 @@ fn damage_inside_one_record_of_a_delivery_file_costs_that_record_only() {
             }
         }
     }
+}
+
+/// `record` with one to four of its bytes replaced, none of them its first (a record that no
+/// longer starts with `{` is not one to find) nor a line break, by bytes that matter to the
+/// readers.
+fn damage_inside(rng: &mut Rng, record: &str) -> String {
+    let mut bytes = record.as_bytes().to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let at = 1 + rng.below(bytes.len() - 1);
+        if bytes[at] != b'\n' {
+            bytes[at] = match SPECIAL[rng.below(SPECIAL.len())] {
+                b'\n' => b'~',
+                b => b,
+            };
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 #[test]

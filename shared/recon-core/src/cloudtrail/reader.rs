@@ -123,6 +123,10 @@ pub struct RecordReader<R> {
     unescaped: Vec<u8>,
     /// One record per line: a record ended on the line being read.
     line_has_record: bool,
+    /// A pretty-printed array of records: the line break and indentation before its first
+    /// item, and the item's `{`. Every item starts so, and nothing nested does (it is
+    /// indented deeper), so it is where reading resumes after a broken record.
+    item_start: Option<Vec<u8>>,
 }
 
 impl RecordReader<io::Empty> {
@@ -144,6 +148,7 @@ impl RecordReader<io::Empty> {
             max_record,
             unescaped: Vec::new(),
             line_has_record: false,
+            item_start: None,
         }
     }
 }
@@ -162,6 +167,7 @@ impl<R: Read> RecordReader<R> {
             max_record,
             unescaped: Vec::new(),
             line_has_record: false,
+            item_start: None,
         }
     }
 
@@ -306,7 +312,19 @@ impl<R: Read> RecordReader<R> {
             b'{' if matches!(self.layout, Layout::EventHistory | Layout::Messages) => {
                 self.history_item()
             }
-            b'{' => self.item(),
+            b'{' => {
+                // Taken from the first item, and kept if the second starts alike.
+                match self.index {
+                    0 if self.item_start.is_none() => {
+                        self.item_start = pretty_item_start(&self.buf, self.pos);
+                    }
+                    1 if self.item_start != pretty_item_start(&self.buf, self.pos) => {
+                        self.item_start = None;
+                    }
+                    _ => {}
+                }
+                self.item()
+            }
             _ => {
                 let index = self.index;
                 self.index += 1;
@@ -407,7 +425,9 @@ impl<R: Read> RecordReader<R> {
 
     /// Finds the end of the record object at `pos`.
     fn item(&mut self) -> Result<Step, ReadIssue> {
-        let (end, spans) = if self.layout == Layout::Lines {
+        // Pretty-printed records have line breaks between values only, like records one per
+        // line: a line break in a string shows the damage at its line.
+        let (end, spans) = if self.layout == Layout::Lines || self.item_start.is_some() {
             self.scan_item(line_record_fields, "a record")?
         } else {
             self.scan_item(record_fields, "a record")?
@@ -500,7 +520,7 @@ impl<R: Read> RecordReader<R> {
         // into the next) is where reading resumes.
         let passed = self.buf.get(self.pos + 1..offset).unwrap_or_default();
         let named = match self.layout {
-            Layout::Envelope | Layout::Array => memchr::memmem::find(passed, RESYNC),
+            Layout::Envelope | Layout::Array => self.next_item(passed),
             Layout::EventHistory | Layout::Messages => next_entry_start(passed),
             Layout::Lines => None,
         };
@@ -523,8 +543,17 @@ impl<R: Read> RecordReader<R> {
         let hay = self.buf.get(self.pos + 1..limit)?;
         match self.layout {
             Layout::Lines => next_line_start(hay),
-            Layout::Envelope | Layout::Array => memchr::memmem::find(hay, RESYNC),
+            Layout::Envelope | Layout::Array => self.next_item(hay),
             Layout::EventHistory | Layout::Messages => next_entry_start(hay),
+        }
+    }
+
+    /// Offset of the `{` of the next record in `hay` of an envelope or array: where a
+    /// pretty-printed array's items start, else the next `{"eventVersion"`.
+    fn next_item(&self, hay: &[u8]) -> Option<usize> {
+        match &self.item_start {
+            Some(start) => memchr::memmem::find(hay, start).map(|n| n + start.len() - 1),
+            None => memchr::memmem::find(hay, RESYNC),
         }
     }
 
@@ -625,10 +654,10 @@ impl<R: Read> RecordReader<R> {
     fn resync(&mut self, by_line: bool) -> Result<bool, ReadIssue> {
         loop {
             let hay = &self.buf[self.pos..];
-            let found = if by_line {
-                next_line_start(hay)
-            } else {
-                next_start(hay)
+            let found = match (&self.item_start, by_line) {
+                (_, true) => next_line_start(hay),
+                (Some(_), false) => self.next_item(hay),
+                (None, false) => next_start(hay),
             };
             if let Some(n) = found {
                 self.pos += n;
@@ -645,7 +674,12 @@ impl<R: Read> RecordReader<R> {
             let tail = if by_line {
                 memchr::memrchr(b'\n', hay).map_or(self.buf.len(), |n| self.pos + n)
             } else {
-                self.buf.len().saturating_sub(RESYNC.len())
+                let longest = self
+                    .item_start
+                    .as_ref()
+                    .map_or(0, Vec::len)
+                    .max(RESYNC.len());
+                self.buf.len().saturating_sub(longest)
             };
             let keep = tail.max(self.pos);
             self.pos = keep;
@@ -773,6 +807,17 @@ fn next_entry_start(hay: &[u8]) -> Option<usize> {
         let key = skip_ws(hay, at + 1);
         ENTRY_KEYS.iter().any(|k| hay[key..].starts_with(k))
     })
+}
+
+/// For the first item of an array at `buf[at] == b'{'`: when it starts a line, after blanks
+/// only, the line break, those blanks and the `{`.
+fn pretty_item_start(buf: &[u8], at: usize) -> Option<Vec<u8>> {
+    let line = buf[..at].iter().rposition(|b| *b == b'\n')?;
+    let indent = &buf[line + 1..at];
+    indent
+        .iter()
+        .all(|b| matches!(b, b' ' | b'\t'))
+        .then(|| buf[line..=at].to_vec())
 }
 
 /// Offset of the next plausible record start in `hay`.
@@ -1100,6 +1145,51 @@ mod tests {
             }
             assert_eq!((ok, bad.len()), (3, 1), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_damaged_record_of_a_pretty_printed_array_costs_that_record() {
+        // As exports print them: keys in any order (no `{"eventVersion"` to resume at), nested
+        // arrays of objects (the `},` `{` shape inside a record).
+        let record = |n: u32| {
+            let v = serde_json::json!({"awsRegion": "us-east-1", "eventName": format!("E{n}"),
+                "resources": [{"ARN": "a"}, {"ARN": "b"}], "userIdentity": {"type": "Root"}});
+            serde_json::to_string_pretty(&v)
+                .expect("json")
+                .replace('\n', "\n   ")
+        };
+        for (from, to) in [
+            ("\"E1\"", "\"E1"),
+            ("\"E1\"", "\"E\"1\""),
+            ("}\n     ]", "\n     ]"),
+        ] {
+            let items = [
+                record(0),
+                record(1).replacen(from, to, 1),
+                record(2),
+                record(3),
+            ];
+            assert_ne!(items[1], record(1), "{from:?} is in the record");
+            for data in [
+                format!("[\n   {}\n]\n", items.join(",\n   ")),
+                format!("{{\"Records\": [\n   {}\n]}}\n", items.join(",\n   ")),
+            ] {
+                let layout = if data.starts_with('[') {
+                    Layout::Array
+                } else {
+                    Layout::Envelope
+                };
+                let (ok, bad) = read_all(data.as_bytes(), layout);
+                assert_eq!(ok.len(), 3, "{from} -> {to}: {data}\n{bad:?}");
+                let [ReadIssue::Record { index: 1, .. }] = bad.as_slice() else {
+                    panic!("{from} -> {to}: {data}\n{bad:?}")
+                };
+            }
+        }
+        // Only the first item starting a line is no pretty array: the others are still found.
+        let data = b"[\n{\"a\":1},{\"a\":\"2},{\"eventVersion\":\"1.08\",\"a\":3}]";
+        let (ok, bad) = read_all(data, Layout::Array);
+        assert_eq!((ok.len(), bad.len()), (2, 1), "{ok:?} {bad:?}");
     }
 
     #[test]
