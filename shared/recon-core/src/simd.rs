@@ -28,8 +28,6 @@ pub(crate) struct JsonClasses {
     pub colon: u64,
     /// `e`, `d` and `s`: the last letters of the CloudTrail keys the scan looks for.
     pub key_tail: u64,
-    /// `\n`: never inside a JSON string, so one there shows a record broken at its line.
-    pub newline: u64,
 }
 
 /// One way of classifying the bytes of a block.
@@ -38,6 +36,9 @@ pub(crate) trait Classes: Copy {
     fn json(self, block: &[u8; BLOCK]) -> JsonClasses;
     /// The bytes of `block` that are at most 0x20 (space, tab, CR, LF and other controls).
     fn separators(self, block: &[u8; BLOCK]) -> u64;
+    /// The `\n` bytes of `block`: never inside a JSON string, so one there shows a record
+    /// broken at its line. Apart from [`Classes::json`], for the scans that need it only.
+    fn newlines(self, block: &[u8; BLOCK]) -> u64;
     /// [`prefix_xor`], with a carry-less multiplication where there is one.
     #[inline(always)]
     fn prefix_xor(self, bits: u64) -> u64 {
@@ -156,6 +157,22 @@ mod sse2 {
             // SAFETY: as above.
             unsafe { separators(block) }
         }
+
+        #[inline(always)]
+        fn newlines(self, block: &[u8; BLOCK]) -> u64 {
+            // SAFETY: as above.
+            unsafe { newlines(block) }
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn newlines(block: &[u8; BLOCK]) -> u64 {
+        let mut out = 0;
+        for (k, lane) in lanes(block).into_iter().enumerate() {
+            out |= bits(_mm_cmpeq_epi8(lane, _mm_set1_epi8(b'\n' as i8)), k);
+        }
+        out
     }
 
     /// The four 16-byte lanes of `block`.
@@ -190,7 +207,6 @@ mod sse2 {
             let d = _mm_cmpeq_epi8(lane, _mm_set1_epi8(b'd' as i8));
             let s = _mm_cmpeq_epi8(lane, _mm_set1_epi8(b's' as i8));
             out.key_tail |= bits(_mm_or_si128(_mm_or_si128(e, d), s), k);
-            out.newline |= bits(_mm_cmpeq_epi8(lane, _mm_set1_epi8(b'\n' as i8)), k);
         }
         out
     }
@@ -240,6 +256,12 @@ macro_rules! vector_tier {
             fn separators(self, block: &[u8; BLOCK]) -> u64 {
                 // SAFETY: as above.
                 unsafe { separators(block) }
+            }
+
+            #[inline(always)]
+            fn newlines(self, block: &[u8; BLOCK]) -> u64 {
+                // SAFETY: as above.
+                unsafe { newlines(block) }
             }
 
             #[inline(always)]
@@ -305,8 +327,13 @@ mod avx512 {
             key_tail: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'e' as i8))
                 | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'd' as i8))
                 | _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b's' as i8)),
-            newline: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\n' as i8)),
         }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn newlines(block: &[u8; BLOCK]) -> u64 {
+        _mm512_cmpeq_epi8_mask(load(block), _mm512_set1_epi8(b'\n' as i8))
     }
 
     #[inline]
@@ -362,7 +389,16 @@ mod avx2 {
             out.colon |= bits(eq(b':'), k);
             let tail = _mm256_or_si256(_mm256_or_si256(eq(b'e'), eq(b'd')), eq(b's'));
             out.key_tail |= bits(tail, k);
-            out.newline |= bits(eq(b'\n'), k);
+        }
+        out
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn newlines(block: &[u8; BLOCK]) -> u64 {
+        let mut out = 0;
+        for (k, lane) in lanes(block).into_iter().enumerate() {
+            out |= bits(_mm256_cmpeq_epi8(lane, _mm256_set1_epi8(b'\n' as i8)), k);
         }
         out
     }
@@ -380,12 +416,17 @@ mod avx2 {
 
     /// The classes of `block`, for the tests, when the processor has AVX2.
     #[cfg(test)]
-    pub(super) fn classify_for_tests(block: &[u8; BLOCK]) -> Option<(JsonClasses, u64)> {
+    pub(super) fn classify_for_tests(block: &[u8; BLOCK]) -> Option<(JsonClasses, u64, u64)> {
         struct Classify<'a>(&'a [u8; BLOCK]);
         impl Scanner for Classify<'_> {
-            type Output = (JsonClasses, u64);
+            type Output = (JsonClasses, u64, u64);
             fn run<C: Classes>(self, classes: C) -> Self::Output {
-                (classes.json(self.0), classes.separators(self.0))
+                let block = self.0;
+                (
+                    classes.json(block),
+                    classes.separators(block),
+                    classes.newlines(block),
+                )
             }
         }
         let supported = std::arch::is_x86_feature_detected!("avx2")
@@ -411,6 +452,12 @@ mod portable {
 
         fn separators(self, block: &[u8; BLOCK]) -> u64 {
             separators(block)
+        }
+
+        fn newlines(self, block: &[u8; BLOCK]) -> u64 {
+            words(block).fold(0, |acc, (i, word)| {
+                acc | gather(equal(word, b'\n')) << (8 * i)
+            })
         }
     }
 
@@ -452,7 +499,6 @@ mod portable {
             out.colon |= gather(equal(word, b':')) << (8 * i);
             let tail = equal(word, b'e') | equal(word, b'd') | equal(word, b's');
             out.key_tail |= gather(tail) << (8 * i);
-            out.newline |= gather(equal(word, b'\n')) << (8 * i);
         }
         out
     }
@@ -470,36 +516,47 @@ mod tests {
     struct Classify<'a>(&'a [u8; BLOCK]);
 
     impl Scanner for Classify<'_> {
-        type Output = (JsonClasses, u64);
+        type Output = (JsonClasses, u64, u64);
 
         fn run<C: Classes>(self, classes: C) -> Self::Output {
-            (classes.json(self.0), classes.separators(self.0))
+            let block = self.0;
+            (
+                classes.json(block),
+                classes.separators(block),
+                classes.newlines(block),
+            )
         }
     }
 
+    /// What [`Classes`] gives for a block: its JSON classes, separators and line breaks.
+    type Classified = (JsonClasses, u64, u64);
+
     /// The classes of `block` by every implementation this processor can run.
-    fn all_implementations(block: &[u8; BLOCK]) -> Vec<(&'static str, JsonClasses, u64)> {
+    fn all_implementations(block: &[u8; BLOCK]) -> Vec<(&'static str, Classified)> {
+        let p = portable::Portable;
         let mut out = vec![(
             "portable",
-            portable::Portable.json(block),
-            portable::Portable.separators(block),
+            (p.json(block), p.separators(block), p.newlines(block)),
         )];
         #[cfg(target_arch = "x86_64")]
         {
-            out.push(("sse2", sse2::Sse2.json(block), sse2::Sse2.separators(block)));
-            if let Some((json, seps)) = avx2::classify_for_tests(block) {
-                out.push(("avx2", json, seps));
+            let s = sse2::Sse2;
+            out.push((
+                "sse2",
+                (s.json(block), s.separators(block), s.newlines(block)),
+            ));
+            if let Some(classes) = avx2::classify_for_tests(block) {
+                out.push(("avx2", classes));
             }
         }
-        let (json, seps) = with_best(Classify(block));
-        out.push(("best", json, seps));
+        out.push(("best", with_best(Classify(block))));
         out
     }
 
     /// The classes of `block`, one byte at a time.
-    fn reference(block: &[u8; BLOCK]) -> (JsonClasses, u64) {
+    fn reference(block: &[u8; BLOCK]) -> Classified {
         let mut classes = JsonClasses::default();
-        let mut seps = 0;
+        let (mut seps, mut newlines) = (0, 0);
         for (i, &b) in block.iter().enumerate() {
             let bit = 1u64 << i;
             match b {
@@ -509,14 +566,14 @@ mod tests {
                 b'}' | b']' => classes.close |= bit,
                 b':' => classes.colon |= bit,
                 b'e' | b'd' | b's' => classes.key_tail |= bit,
-                b'\n' => classes.newline |= bit,
+                b'\n' => newlines |= bit,
                 _ => {}
             }
             if b <= 0x20 {
                 seps |= bit;
             }
         }
-        (classes, seps)
+        (classes, seps, newlines)
     }
 
     #[test]
@@ -526,10 +583,9 @@ mod tests {
                 let mut block = [b'a'; BLOCK];
                 block[shift] = value;
                 block[(shift + 17) % BLOCK] = value.wrapping_add(0x80);
-                let (classes, seps) = reference(&block);
-                for (name, json, separators) in all_implementations(&block) {
-                    assert_eq!(json, classes, "{name}: {value:#x} at {shift}");
-                    assert_eq!(separators, seps, "{name}: {value:#x} at {shift}");
+                let expected = reference(&block);
+                for (name, classified) in all_implementations(&block) {
+                    assert_eq!(classified, expected, "{name}: {value:#x} at {shift}");
                 }
             }
         }

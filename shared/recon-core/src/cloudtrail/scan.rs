@@ -225,10 +225,10 @@ fn scan_record<C: Classes, const LINES: bool>(
     let mut spans = KeySpans::default();
     let mut nesting = Nesting::default();
     let mut blocks = Blocks::new(classes, buf, start);
-    while let Some(block) = blocks.next() {
+    while let Some(block) = blocks.next(LINES) {
         let brackets = block.open | block.close;
         let mut pending = block.key_colons | brackets;
-        let broken = if LINES { block.broken } else { 0 };
+        let broken = block.broken;
         if broken != 0 {
             // Only what comes before the line break counts; unless the record ends there, it
             // is broken at that line.
@@ -333,7 +333,7 @@ impl Scanner for RecordColons<'_, '_> {
         let RecordColons { record, colons } = self;
         let mut nesting = Nesting::default();
         let mut blocks = Blocks::new(classes, record, 0);
-        while let Some(block) = blocks.next() {
+        while let Some(block) = blocks.next(false) {
             let brackets = block.open | block.close;
             let mut pending = block.colons | brackets;
             loop {
@@ -466,8 +466,8 @@ struct Block {
     /// Every `:` outside strings.
     colons: u64,
     /// `\n` inside strings, which JSON does not allow: a record broken at its line's end (a
-    /// lost quote makes the rest of its line, and every line after it, read as a string). Only
-    /// [`line_record_fields`] looks at it.
+    /// lost quote makes the rest of its line, and every line after it, read as a string).
+    /// Found only for [`line_record_fields`] (`Blocks::next(true)`), else zero.
     broken: u64,
     /// `\\`, anywhere.
     backslash: u64,
@@ -505,11 +505,26 @@ impl<'a, C: Classes> Blocks<'a, C> {
     }
 
     #[inline(always)]
-    fn next(&mut self) -> Option<Block> {
+    fn next(&mut self, lines: bool) -> Option<Block> {
         let rest = self.buf.get(self.base..).filter(|r| !r.is_empty())?;
-        let classes = match rest.first_chunk() {
-            Some(full) => self.classes.json(full),
-            None => self.classes.json(&padded(rest)),
+        let (classes, newlines) = match rest.first_chunk() {
+            Some(full) => (
+                self.classes.json(full),
+                if lines {
+                    self.classes.newlines(full)
+                } else {
+                    0
+                },
+            ),
+            None => {
+                let tail = padded(rest);
+                let newlines = if lines {
+                    self.classes.newlines(&tail)
+                } else {
+                    0
+                };
+                (self.classes.json(&tail), newlines)
+            }
         };
         let quote = classes.quote & !simd::escaped(classes.backslash, &mut self.escape);
         let in_string = self.classes.prefix_xor(quote) ^ self.in_string;
@@ -524,7 +539,7 @@ impl<'a, C: Classes> Blocks<'a, C> {
             key_colons: classes.colon & !in_string & (!after_quote | after_tail),
             colons: classes.colon & !in_string,
             backslash: classes.backslash,
-            broken: classes.newline & in_string,
+            broken: newlines & in_string,
         };
         self.base += BLOCK;
         Some(block)
