@@ -743,6 +743,9 @@ impl<R: Read> RecordReader<R> {
     }
 
     /// The next non-whitespace byte, reading more input as needed; `None` at the end.
+    /// [`Self::peek_line_byte`] without its search for a line break, which the steps between
+    /// records of an array need not pay for (calling it from here cost the scanners bench 2.4 %
+    /// more instructions).
     fn peek_byte(&mut self) -> Result<Option<u8>, ReadIssue> {
         loop {
             self.pos = skip_ws(&self.buf, self.pos);
