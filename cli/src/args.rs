@@ -86,6 +86,15 @@ pub struct ScanArgs {
     /// names them, e.g. "version account-id interface-id srcaddr …". Default: version 2.
     #[arg(long = "flow-format", value_name = "FIELDS")]
     pub flow_format: Option<String>,
+    /// Threads that read and decompress files ahead of the scan, for less wall time at some
+    /// more CPU time (each holds at most one file while it waits). 0: all on one thread.
+    #[arg(
+        long = "read-ahead",
+        value_name = "N",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u8).range(0..=i64::from(crate::ahead::MOST_READERS))
+    )]
+    pub read_ahead: u8,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

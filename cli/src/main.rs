@@ -2,6 +2,7 @@
 //! VPC Flow Log files, evaluates them with an embedded store, and prints findings as a table,
 //! as ASFF ready for `aws securityhub batch-import-findings`, or as JSON lines.
 
+mod ahead;
 mod args;
 mod output;
 mod scan;

@@ -5,18 +5,20 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{mpsc, Mutex};
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use recon_core::config::EngineConfig;
 use recon_core::engine::{Engine, ObjectRef, ObjectReport};
 use recon_core::finding::ListKind;
-use recon_core::input::{self, region_from_key};
+use recon_core::input::{self, region_from_key, Limits, Opened};
 use recon_core::intel::ThreatIntel;
 use recon_core::store::Store;
 use recon_core::suppress::Suppressions;
 use recon_core::time::Timestamp;
 
+use crate::ahead;
 use crate::args::ScanArgs;
 use crate::output;
 use crate::store::RedbStore;
@@ -80,21 +82,56 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
         scanned: 0,
     };
     let mut skipped = 0usize;
-    for path in &files {
-        progress.set_message(path.display().to_string());
-        match scan_file(&mut engine, &store, path) {
-            Ok(Some(report)) => {
-                outcome.scanned += 1;
-                reports.push(report);
+    let readers = usize::from(args.read_ahead).min(files.len());
+    let limits = engine.limits();
+    let spares = Spares::new(readers + 1);
+    std::thread::scope(|s| {
+        let inboxes: Vec<_> = (0..readers)
+            .map(|r| {
+                let (ready, inbox) = mpsc::sync_channel(0);
+                let (files, store, spares) = (&files, &store, &spares);
+                s.spawn(move || {
+                    for path in files.iter().skip(r).step_by(readers) {
+                        let (prepared, pump) =
+                            hand_over(prepare(path, limits, store, spares.take()));
+                        if ready.send(prepared).is_err() {
+                            return;
+                        }
+                        if let Some(pump) = pump {
+                            pump.run();
+                        }
+                    }
+                });
+                inbox
+            })
+            .collect();
+        for (i, path) in files.iter().enumerate() {
+            progress.set_message(path.display().to_string());
+            let prepared = match inboxes.get(i % readers.max(1)) {
+                Some(inbox) => match inbox.recv() {
+                    Ok(prepared) => prepared,
+                    // The reader panicked; leaving the scope raises it again.
+                    Err(mpsc::RecvError) => break,
+                },
+                None => prepare(path, limits, &store, engine.take_scratch()),
+            };
+            match prepared.map(|p| scan_prepared(&mut engine, p)) {
+                Ok(Some(report)) => {
+                    outcome.scanned += 1;
+                    reports.push(report);
+                }
+                Ok(None) => skipped += 1,
+                Err(e) => {
+                    outcome.unreadable += 1;
+                    tracing::error!(path = %path.display(), error = %format!("{e:#}"), "object unreadable");
+                }
             }
-            Ok(None) => skipped += 1,
-            Err(e) => {
-                outcome.unreadable += 1;
-                tracing::error!(path = %path.display(), error = %format!("{e:#}"), "object unreadable");
+            if readers > 0 {
+                spares.put(engine.take_scratch());
             }
+            progress.inc(file_len(path));
         }
-        progress.inc(file_len(path));
-    }
+    });
     progress.finish_and_clear();
     let commit = pollster::block_on(engine.commit(&mut store, Timestamp::now()))
         .context("could not store the results")?;
@@ -136,10 +173,18 @@ fn load_intel(args: &ScanArgs) -> Result<ThreatIntel> {
     Ok(intel)
 }
 
-/// Scans one file unless it was processed before; `Ok(None)` when skipped.
-fn scan_file(engine: &mut Engine, store: &RedbStore, path: &Path) -> Result<Option<ObjectReport>> {
+/// A file made ready for the scan.
+enum Prepared {
+    /// Processed by an earlier run.
+    Processed(String),
+    /// Opened: its identity and content.
+    Ready(ObjectRef, Opened),
+}
+
+/// Reads, identifies and opens one file, unless an earlier run processed it. Runs on a reader
+/// thread when reading ahead: it only reads the store.
+fn prepare(path: &Path, limits: Limits, store: &RedbStore, scratch: Vec<u8>) -> Result<Prepared> {
     let name = path.display().to_string();
-    let limits = engine.limits();
     // Small files are read once and hashed in memory; larger ones are hashed, then streamed.
     let inline = file_len(path) as usize <= limits.max_inline_bytes / 4;
     let bytes = if inline {
@@ -152,13 +197,11 @@ fn scan_file(engine: &mut Engine, store: &RedbStore, path: &Path) -> Result<Opti
         None => digest(path)?,
     };
     let id = format!("file:xxh3-128:{digest:032x}");
-    let already = pollster::block_on(store.is_processed(&id))?;
-    if already || engine.pending_objects().contains(&id) {
-        eprintln!("recon: {name}: already processed, skipped");
-        return Ok(None);
+    if pollster::block_on(store.is_processed(&id))? {
+        return Ok(Prepared::Processed(name));
     }
     let opened = match bytes {
-        Some(b) => engine.open_bytes(&name, b),
+        Some(b) => input::open_bytes_into(&name, b, limits, scratch),
         None => {
             let file = File::open(path).with_context(|| format!("cannot open {name}"))?;
             input::open(&name, Box::new(file), limits)
@@ -170,7 +213,74 @@ fn scan_file(engine: &mut Engine, store: &RedbStore, path: &Path) -> Result<Opti
         region_hint: region_from_key(&name),
         name,
     };
-    Ok(Some(engine.scan(&object, opened)))
+    Ok(Prepared::Ready(object, opened))
+}
+
+/// A prepared file as a reader thread hands it over, and the inflating of a streamed one that
+/// is left for the reader to do once it has.
+fn hand_over(prepared: Result<Prepared>) -> (Result<Prepared>, Option<ahead::Pump>) {
+    match prepared {
+        Ok(Prepared::Ready(object, opened)) => {
+            let (content, pump) = ahead::hand_over(opened.content);
+            let opened = Opened { content, ..opened };
+            (Ok(Prepared::Ready(object, opened)), pump)
+        }
+        other => (other, None),
+    }
+}
+
+/// Scans a prepared file unless it was processed before, by an earlier run or earlier in this
+/// one (the same content under another name); `None` when skipped.
+fn scan_prepared(engine: &mut Engine, prepared: Prepared) -> Option<ObjectReport> {
+    let (object, opened) = match prepared {
+        Prepared::Ready(object, _) if engine.pending_objects().contains(&object.id) => {
+            eprintln!("recon: {}: already processed, skipped", object.name);
+            return None;
+        }
+        Prepared::Ready(object, opened) => (object, opened),
+        Prepared::Processed(name) => {
+            eprintln!("recon: {name}: already processed, skipped");
+            return None;
+        }
+    };
+    Some(engine.scan(&object, opened))
+}
+
+/// Buffers of scanned in-memory objects, for the readers to decompress the next ones into
+/// (as [`Engine::open_bytes`] reuses one buffer when nothing reads ahead).
+struct Spares {
+    buffers: Mutex<Vec<Vec<u8>>>,
+    most: usize,
+}
+
+impl Spares {
+    fn new(most: usize) -> Spares {
+        Spares {
+            buffers: Mutex::new(Vec::new()),
+            most,
+        }
+    }
+
+    /// A spare buffer, or a new empty one.
+    fn take(&self) -> Vec<u8> {
+        self.buffers
+            .lock()
+            .ok()
+            .and_then(|mut b| b.pop())
+            .unwrap_or_default()
+    }
+
+    /// Keeps `buffer` for later, unless enough are kept already.
+    fn put(&self, buffer: Vec<u8>) {
+        if buffer.capacity() == 0 {
+            return;
+        }
+        if let Ok(mut buffers) = self.buffers.lock() {
+            if buffers.len() < self.most {
+                buffers.push(buffer);
+            }
+        }
+    }
 }
 
 /// The xxh3-128 digest of a file's bytes: the object's identity, whatever its name.

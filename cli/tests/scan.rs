@@ -525,6 +525,169 @@ fn a_malformed_record_is_reported_with_file_and_index_and_the_scan_still_succeed
     );
 }
 
+/// Findings as JSON lines without their run times, and stderr with the state folder named
+/// `STATE`: what two scans of the same files into fresh states must share.
+fn comparable(out: &Output, state: &Path) -> (Vec<Value>, String) {
+    assert_success(out);
+    let findings = stdout(out)
+        .lines()
+        .map(|line| {
+            let mut f: Value = serde_json::from_str(line).expect("a JSON line");
+            for key in [
+                "CreatedAt",
+                "UpdatedAt",
+                "FirstObservedAt",
+                "LastObservedAt",
+            ] {
+                if let Some(o) = f.as_object_mut() {
+                    o.remove(key);
+                }
+            }
+            f
+        })
+        .collect();
+    let report = stderr(out)
+        .replace(Fixture::path(state), "STATE")
+        .lines()
+        .map(|line| match line.split_once("Z  ") {
+            // A log line's time.
+            Some((time, rest)) if time.len() < 32 && time.starts_with("20") => rest,
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    (findings, report)
+}
+
+#[test]
+fn reading_ahead_on_threads_changes_nothing_but_the_threads() {
+    // More files than readers; files held in memory and streamed ones (several gzip members,
+    // larger than one piece of a stream); a cut gzip stream, a malformed record, the same
+    // content twice, a digest, a junk file and a flow log with a Portscan.
+    let fx = Fixture::new();
+    let alice = user("alice");
+    let apis = [
+        "DescribeVpcs",
+        "ListRoles",
+        "GetBucketPolicy",
+        "DescribeKeyPairs",
+    ];
+    for day in 2..9u32 {
+        let api = apis[day as usize % apis.len()];
+        let mut records = vec![record(
+            &alice,
+            "ec2.amazonaws.com",
+            api,
+            &format!("2026-11-{day:02}T09:00:00Z"),
+            TOR_IP,
+        )];
+        if day == 4 {
+            records.push(r#"{"eventVersion":"1.08","eventName":["broken"}"#.to_owned());
+        }
+        write(
+            &trail_file(&fx.logs(), day, &format!("{day:016}")),
+            &gzip(&envelope(&records)),
+        );
+    }
+    let copy = std::fs::read(trail_file(&fx.logs(), 5, &format!("{:016}", 5))).expect("read");
+    write(&fx.logs().join("copies/again.json.gz"), &copy);
+    let bob = user("bob");
+    let mut many: Vec<String> = (0..2000)
+        .map(|i| {
+            let time = format!(
+                "2026-11-10T{:02}:{:02}:{:02}Z",
+                i / 3600,
+                i / 60 % 60,
+                i % 60
+            );
+            record(&bob, "s3.amazonaws.com", "PutObject", &time, "203.0.113.77")
+        })
+        .collect();
+    // Found only if the last gzip member is read.
+    let last = record(
+        &bob,
+        "s3.amazonaws.com",
+        "ListBuckets",
+        "2026-11-10T12:00:00Z",
+        TOR_IP,
+    );
+    many.push(last);
+    let plain = envelope(&many);
+    assert!(plain.len() > 256 * 1024, "the stream spans several pieces");
+    let (head, tail) = plain.split_at(plain.len() / 3);
+    let members = [gzip(head), gzip(tail)].concat();
+    write(&trail_file(&fx.logs(), 10, "members000000000"), &members);
+    let cut = gzip(&plain);
+    write(
+        &trail_file(&fx.logs(), 11, "cut0000000000000"),
+        &cut[..cut.len() / 2],
+    );
+    let mut flows = String::from("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status\n");
+    for port in 20..40 {
+        flows.push_str(&format!(
+            "2 {ACCOUNT} eni-0a1b2c3d 10.0.0.5 203.0.113.9 40000 {port} 6 1 40 {} {} REJECT OK\n",
+            1_790_000_000 + port,
+            1_790_000_060 + port
+        ));
+    }
+    write(
+        &fx.logs().join(format!(
+            "AWSLogs/{ACCOUNT}/vpcflowlogs/us-east-1/2026/11/01/\
+             {ACCOUNT}_vpcflowlogs_us-east-1_fl-0abc_20261101T0000Z_0001.log.gz"
+        )),
+        &gzip(flows.as_bytes()),
+    );
+    let (tor, logs) = (fx.tor_list(), fx.logs());
+    let scan = |readers: &str, state: &Path| {
+        recon(&[
+            "scan",
+            "--no-progress",
+            "--read-ahead",
+            readers,
+            "--state",
+            Fixture::path(state),
+            "--format",
+            "jsonl",
+            "--learning-period",
+            "0",
+            "--tor-exits",
+            Fixture::path(&tor),
+            Fixture::path(&logs),
+        ])
+    };
+    let one = fx.dir.path().join("state-one");
+    let (alone, alone_err) = comparable(&scan("0", &one), &one);
+    for readers in ["1", "3"] {
+        let state = fx.dir.path().join(format!("state-{readers}"));
+        let (ahead, ahead_err) = comparable(&scan(readers, &state), &state);
+        assert_eq!(ahead, alone, "findings with {readers} readers");
+        assert_eq!(ahead_err, alone_err, "the report with {readers} readers");
+        // A second run finds every file processed, as the first did without readers.
+        let (again, again_err) = comparable(&scan(readers, &state), &state);
+        assert!(again.is_empty(), "{again:?}");
+        assert_eq!(
+            again_err.matches("already processed, skipped").count(),
+            15,
+            "{again_err}"
+        );
+    }
+    // What the files hold was all read: the streamed files, the cut one up to its cut, the
+    // malformed record, the copy, the Portscan.
+    finding(&alone, "Recon:EC2/Portscan", "eni-0a1b2c3d");
+    let tor = finding(&alone, "Recon:IAMUser/TorIPCaller", "user/bob");
+    assert!(tor.to_string().contains("ListBuckets"), "{tor}");
+    for expected in [
+        "cut0000000000000.json.gz: read stopped early",
+        "0000000000000004.json.gz: record 1:",
+        "again.json.gz: already processed",
+    ] {
+        assert!(
+            alone_err.contains(expected),
+            "{expected:?} in:\n{alone_err}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The bundled samples
 

@@ -170,6 +170,12 @@ impl Engine {
         crate::input::open_bytes_into(name, raw, self.limits, scratch)
     }
 
+    /// The buffer the last in-memory object left behind, for opening the next one elsewhere
+    /// (see [`open_bytes_into`](crate::input::open_bytes_into)); empty when there is none.
+    pub fn take_scratch(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.scratch)
+    }
+
     /// Scans one opened object into the pending batch. Never fails: problems are in the report.
     pub fn scan(&mut self, object: &ObjectRef, opened: Opened) -> ObjectReport {
         let span = tracing::info_span!("object", name = %object.name);
