@@ -1,5 +1,5 @@
 //! `recon scan`: load lists and rules, walk the inputs, scan each object once, commit to the
-//! embedded store, print what changed.
+//! embedded store, print what changed. Files may be read ahead on other threads (`crate::ahead`).
 
 use std::fs::File;
 use std::io::Read;
@@ -82,14 +82,50 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
         scanned: 0,
     };
     let mut skipped = 0usize;
-    let readers = usize::from(args.read_ahead).min(files.len());
+    scan_files(
+        &mut engine,
+        &store,
+        &files,
+        args.read_ahead,
+        &progress,
+        |path, scanned| match scanned {
+            Ok(Some(report)) => {
+                outcome.scanned += 1;
+                reports.push(report);
+            }
+            Ok(None) => skipped += 1,
+            Err(e) => {
+                outcome.unreadable += 1;
+                tracing::error!(path = %path.display(), error = %format!("{e:#}"), "object unreadable");
+            }
+        },
+    );
+    progress.finish_and_clear();
+    let commit = pollster::block_on(engine.commit(&mut store, Timestamp::now()))
+        .context("could not store the results")?;
+    output::print(args.format, &commit)?;
+    output::summary(&commit, &reports, skipped, outcome.unreadable, &state_dir);
+    Ok(outcome)
+}
+
+/// Scans `files` in order, each once, with `readers` threads reading ahead (none: all on this
+/// thread); `done` takes each file's result, `None` for a file skipped.
+fn scan_files(
+    engine: &mut Engine,
+    store: &RedbStore,
+    files: &[PathBuf],
+    readers: u8,
+    progress: &ProgressBar,
+    mut done: impl FnMut(&Path, Result<Option<ObjectReport>>),
+) {
+    let readers = usize::from(readers).min(files.len());
     let limits = engine.limits();
     let spares = Spares::new(readers + 1);
     std::thread::scope(|s| {
         let inboxes: Vec<_> = (0..readers)
             .map(|r| {
                 let (ready, inbox) = mpsc::sync_channel(0);
-                let (files, store, spares) = (&files, &store, &spares);
+                let spares = &spares;
                 s.spawn(move || {
                     for path in files.iter().skip(r).step_by(readers) {
                         let (prepared, pump) =
@@ -113,31 +149,15 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
                     // The reader panicked; leaving the scope raises it again.
                     Err(mpsc::RecvError) => break,
                 },
-                None => prepare(path, limits, &store, engine.take_scratch()),
+                None => prepare(path, limits, store, engine.take_scratch()),
             };
-            match prepared.map(|p| scan_prepared(&mut engine, p)) {
-                Ok(Some(report)) => {
-                    outcome.scanned += 1;
-                    reports.push(report);
-                }
-                Ok(None) => skipped += 1,
-                Err(e) => {
-                    outcome.unreadable += 1;
-                    tracing::error!(path = %path.display(), error = %format!("{e:#}"), "object unreadable");
-                }
-            }
+            done(path, prepared.map(|p| scan_prepared(engine, p)));
             if readers > 0 {
                 spares.put(engine.take_scratch());
             }
             progress.inc(file_len(path));
         }
     });
-    progress.finish_and_clear();
-    let commit = pollster::block_on(engine.commit(&mut store, Timestamp::now()))
-        .context("could not store the results")?;
-    output::print(args.format, &commit)?;
-    output::summary(&commit, &reports, skipped, outcome.unreadable, &state_dir);
-    Ok(outcome)
 }
 
 fn config(args: &ScanArgs) -> Result<EngineConfig> {
