@@ -10,10 +10,12 @@ and reports CPU time (user+sys, from wait4), wall time, peak RSS, records/s and 
 unpacked input, and each CPU time as a multiple of the floor.
 
 usage: bench/compare.py [--corpus DIR] [--shared DIR] [--kind cloudtrail|flowlogs|all] [--repeat N]
+                        [--read-ahead N]
 Floor and recon run N times each, alternating (default 5); the table shows the median runs and
 the line under it the spread of recon/floor.
 The corpus is built with ../shared/bench/make_corpus.py when DIR does not hold one yet
-(200,000 CloudTrail records and 2,000,000 flow-log lines by default).
+(200,000 CloudTrail records and 2,000,000 flow-log lines by default). --read-ahead N passes the
+flag to recon scan (threads reading files ahead: less wall time, more CPU time; default 0).
 """
 import argparse
 import glob
@@ -53,21 +55,21 @@ def median_run(runs):
     return sorted(runs, key=lambda r: r[0])[len(runs) // 2]
 
 
-def recon_once(recon, threat_list, files):
+def recon_once(recon, threat_list, files, read_ahead):
     state = tempfile.mkdtemp(prefix="recon-bench-")
     try:
-        return run([recon, "scan", "--no-progress", "--state", state, "--learning-period", "0",
+        return run([recon, "scan", "--no-progress", "--read-ahead", str(read_ahead), "--state", state, "--learning-period", "0",
                     "--threat-list", threat_list, "--format", "jsonl", *files])
     finally:
         shutil.rmtree(state, ignore_errors=True)
 
 
-def bench_kind(kind, files, recon, peer, threat_list, repeat):
+def bench_kind(kind, files, recon, peer, threat_list, repeat, read_ahead):
     # Floor and recon alternate, so that a burst of load on the machine hits both alike.
     floors, ours_runs = [], []
     for _ in range(repeat):
         floors.append(run(["libdeflate-gunzip", "-c", *files]))
-        ours_runs.append(recon_once(recon, threat_list, files))
+        ours_runs.append(recon_once(recon, threat_list, files, read_ahead))
     floor, ours = median_run(floors), median_run(ours_runs)
     per_file = [run(["libdeflate-gunzip", "-c", f]) for f in files]
     floor1 = (sum(r[0] for r in per_file), sum(r[1] for r in per_file), max(r[2] for r in per_file))
@@ -94,6 +96,7 @@ def main():
     ap.add_argument("--ct-records", type=int, default=200_000)
     ap.add_argument("--flow-lines", type=int, default=2_000_000)
     ap.add_argument("--repeat", type=int, default=5, help="runs of floor and recon each (median reported)")
+    ap.add_argument("--read-ahead", type=int, default=0, help="recon scan --read-ahead N")
     args = ap.parse_args()
     make = os.path.join(args.shared, "bench", "make_corpus.py")
     peer = os.path.join(args.shared, "bench", "peer_python.py")
@@ -112,7 +115,7 @@ def main():
     kinds = ["cloudtrail", "flowlogs"] if args.kind == "all" else [args.kind]
     for kind in kinds:
         files = sorted(glob.glob(os.path.join(args.corpus, kind, "*.gz")))
-        bench_kind(kind, files, recon, peer, threat_list, max(1, args.repeat))
+        bench_kind(kind, files, recon, peer, threat_list, max(1, args.repeat), args.read_ahead)
 
 
 if __name__ == "__main__":
