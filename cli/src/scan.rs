@@ -5,14 +5,15 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{mpsc, Mutex};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use recon_core::config::EngineConfig;
-use recon_core::engine::{Engine, ObjectRef, ObjectReport};
+use recon_core::engine::{Batch, Engine, ObjectRef, ObjectReport, TrailReader};
 use recon_core::finding::ListKind;
-use recon_core::input::{self, region_from_key, Limits, Opened};
+use recon_core::input::{self, region_from_key, Limits, ObjectKind, Opened};
 use recon_core::intel::ThreatIntel;
 use recon_core::store::Store;
 use recon_core::suppress::Suppressions;
@@ -125,18 +126,16 @@ fn scan_files(
         let inboxes: Vec<_> = (0..readers)
             .map(|r| {
                 let (ready, inbox) = mpsc::sync_channel(0);
-                let spares = &spares;
+                let (spares, trails) = (&spares, engine.trail_reader());
                 s.spawn(move || {
-                    for path in files.iter().skip(r).step_by(readers) {
-                        let (prepared, pump) =
-                            hand_over(prepare(path, limits, store, spares.take()));
-                        if ready.send(prepared).is_err() {
-                            return;
-                        }
-                        if let Some(pump) = pump {
-                            pump.run();
-                        }
-                    }
+                    read_ahead(
+                        files.iter().skip(r).step_by(readers),
+                        ready,
+                        trails,
+                        store,
+                        spares,
+                        limits,
+                    )
                 });
                 inbox
             })
@@ -199,7 +198,59 @@ enum Prepared {
     Processed(String),
     /// Opened: its identity and content.
     Ready(ObjectRef, Opened),
+    /// A CloudTrail object that a reader thread is reading: its identity, kind, and the
+    /// batches of what it read as they come.
+    Read(ObjectRef, ObjectKind, Receiver<Batch>),
 }
+
+/// A reader thread: prepares `paths` in turn and hands each over on `ready`, then reads
+/// CloudTrail objects itself (cutting records, picking the few to read in full) and inflates
+/// other streamed ones, until the scan has it all. Stops when the scan stops listening.
+fn read_ahead<'p>(
+    paths: impl Iterator<Item = &'p PathBuf>,
+    ready: SyncSender<Result<Prepared>>,
+    mut trails: TrailReader,
+    store: &RedbStore,
+    spares: &Spares,
+    limits: Limits,
+) {
+    // The buffer of the last CloudTrail object read here: it never leaves this thread.
+    let mut own = Vec::new();
+    for path in paths {
+        let scratch = match own.capacity() {
+            0 => spares.take(),
+            _ => std::mem::take(&mut own),
+        };
+        match prepare(path, limits, store, scratch) {
+            Ok(Prepared::Ready(object, opened)) if opened.kind.is_cloudtrail() => {
+                let (batches, inbox) = mpsc::sync_channel(BATCHES_QUEUED);
+                if ready
+                    .send(Ok(Prepared::Read(object, opened.kind, inbox)))
+                    .is_err()
+                {
+                    return;
+                }
+                // The batches end, and the scan moves on, when their sender is dropped here.
+                own = trails
+                    .read(opened, |batch| batches.send(batch).is_ok())
+                    .unwrap_or_default();
+            }
+            prepared => {
+                let (prepared, pump) = hand_over(prepared);
+                if ready.send(prepared).is_err() {
+                    return;
+                }
+                if let Some(pump) = pump {
+                    pump.run();
+                }
+            }
+        }
+    }
+}
+
+/// Batches of a CloudTrail object that may wait for the scan (each at most about a MiB of the
+/// records to read in full).
+const BATCHES_QUEUED: usize = 2;
 
 /// Reads, identifies and opens one file, unless an earlier run processed it. Runs on a reader
 /// thread when reading ahead: it only reads the store.
@@ -252,18 +303,22 @@ fn hand_over(prepared: Result<Prepared>) -> (Result<Prepared>, Option<ahead::Pum
 /// Scans a prepared file unless it was processed before, by an earlier run or earlier in this
 /// one (the same content under another name); `None` when skipped.
 fn scan_prepared(engine: &mut Engine, prepared: Prepared) -> Option<ObjectReport> {
-    let (object, opened) = match prepared {
-        Prepared::Ready(object, _) if engine.pending_objects().contains(&object.id) => {
-            eprintln!("recon: {}: already processed, skipped", object.name);
-            return None;
-        }
-        Prepared::Ready(object, opened) => (object, opened),
+    let object = match &prepared {
         Prepared::Processed(name) => {
             eprintln!("recon: {name}: already processed, skipped");
             return None;
         }
+        Prepared::Ready(object, _) | Prepared::Read(object, ..) => object,
     };
-    Some(engine.scan(&object, opened))
+    if engine.pending_objects().contains(&object.id) {
+        eprintln!("recon: {}: already processed, skipped", object.name);
+        return None;
+    }
+    match prepared {
+        Prepared::Processed(_) => None,
+        Prepared::Ready(object, opened) => Some(engine.scan(&object, opened)),
+        Prepared::Read(object, kind, batches) => Some(engine.scan_read(&object, kind, batches)),
+    }
 }
 
 /// Buffers of scanned in-memory objects, for the readers to decompress the next ones into

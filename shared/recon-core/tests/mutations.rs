@@ -95,6 +95,14 @@ fn trail_records() -> Vec<Rec> {
             &t(7),
         )
         .ip("2001:db8::1"),
+        // A service's own call, passed over on its key fields alone.
+        rec(
+            aws_service("cloudtrail.amazonaws.com"),
+            "s3.amazonaws.com",
+            "GetBucketAcl",
+            &t(8),
+        )
+        .ip("cloudtrail.amazonaws.com"),
     ]
 }
 
@@ -261,7 +269,47 @@ fn scan_both(name: &str, bytes: &[u8]) -> (Outcome, Outcome) {
         }
         Err(e) => unopened(&e),
     };
+    assert_read_elsewhere_alike(name, bytes);
     (in_memory, streamed)
+}
+
+/// A CloudTrail object read by a [`TrailReader`](recon_core::engine::TrailReader), as
+/// `recon scan --read-ahead` does on another thread, and scanned from its batches (one batch a
+/// record kept, the most handing over): the same report, every reason included, and the same
+/// findings as [`Engine::scan`](recon_core::engine::Engine::scan).
+fn assert_read_elsewhere_alike(name: &str, bytes: &[u8]) {
+    let object = common::object(name);
+    let mut direct = Harness::new(0, lists());
+    let Ok(opened) = input::open_bytes(name, bytes.to_vec(), direct.engine.limits()) else {
+        return;
+    };
+    if !opened.kind.is_cloudtrail() {
+        return;
+    }
+    let kind = opened.kind;
+    let report = direct.engine.scan(&object, opened);
+    let findings = direct.commit().findings;
+    let mut elsewhere = Harness::new(0, lists());
+    let opened = input::open_bytes(name, bytes.to_vec(), elsewhere.engine.limits())
+        .unwrap_or_else(|e| panic!("{name}: opens once, not twice: {e}"));
+    let mut reader = elsewhere.engine.trail_reader().with_batch_bytes(1);
+    let mut batches = Vec::new();
+    reader.read(opened, |batch| {
+        batches.push(batch);
+        true
+    });
+    let read = elsewhere.engine.scan_read(&object, kind, batches);
+    assert_eq!(
+        format!("{read:?}"),
+        format!("{report:?}"),
+        "{name}: the reports"
+    );
+    let found = elsewhere.commit().findings;
+    assert_eq!(
+        format!("{found:?}"),
+        format!("{findings:?}"),
+        "{name}: the findings"
+    );
 }
 
 /// The outcome of an object that could not be opened.

@@ -5,14 +5,18 @@
 //! the values the detectors use ([`Record::read_fast`]), with serde over the whole record when
 //! that reading does not apply.
 
+use std::ops::Range;
+
 use super::{Engine, ObjectRef, ObjectReport};
 use crate::catalog::{strip_version_suffix, Category};
+use crate::catalog::{Catalog, CategoryMemo};
 use crate::cloudtrail::record::{
     is_aws_service_activity, is_service_source, nonempty, principal, remote_ip,
 };
+use crate::cloudtrail::scan::KeyFields;
 use crate::cloudtrail::{Layout, RawRecord, ReadIssue, Record, RecordReader};
 use crate::detect::permissions::ApiObservation;
-use crate::input::{is_account_id, is_region, Content, Opened};
+use crate::input::{is_account_id, is_region, Content, Limits, ObjectKind, Opened};
 use crate::time::Timestamp;
 
 impl Engine {
@@ -52,7 +56,7 @@ impl Engine {
                 }
                 Err(ReadIssue::Record { index, reason }) => report.issue(index, false, reason),
                 Err(ReadIssue::Fatal { records, reason }) => {
-                    let msg = format!("{reason} (after {records} records)");
+                    let msg = fatal_message(records, &reason);
                     tracing::warn!(object = %object.name, reason = %msg, "object read stopped early");
                     report.fatal = Some(msg);
                 }
@@ -66,35 +70,59 @@ impl Engine {
         raw: &RawRecord<'_>,
         report: &mut ObjectReport,
     ) -> Result<(), String> {
-        let f = &raw.fields;
-        if f.needs_full_parse {
-            return self.on_full_record(object, raw.bytes, report);
+        let verdict = triage(&mut self.api_memo, self.catalog, &raw.fields);
+        if let Some((account, time)) = verdict.account {
+            self.observe_account(account, time);
         }
-        if f.event_type == Some(b"AwsCloudTrailInsight") {
-            return Ok(());
+        match verdict.next {
+            Next::Done => Ok(()),
+            Next::Service => {
+                report.service_activity += 1;
+                Ok(())
+            }
+            Next::Read => self.on_full_record(object, raw.bytes, report),
+            Next::Fail(reason) => Err(reason),
         }
-        // Without these two the full parse finds the fallbacks (`@timestamp` in exports,
-        // `userIdentity.accountId`, `--account-id`).
-        let time = f.event_time.and_then(Timestamp::parse_bytes);
-        let account = f.recipient_account_id.filter(|a| is_account_id(a));
-        let (Some(time), Some(account)) = (time, account) else {
-            return self.on_full_record(object, raw.bytes, report);
+    }
+
+    /// Scans a CloudTrail object that a [`TrailReader`] read (on another thread): the same report, findings and state as [`Engine::scan`] of the object.
+    pub fn scan_read(
+        &mut self,
+        object: &ObjectRef,
+        kind: ObjectKind,
+        batches: impl IntoIterator<Item = Batch>,
+    ) -> ObjectReport {
+        let span = tracing::info_span!("object", name = %object.name);
+        let _enter = span.enter();
+        let mut report = ObjectReport {
+            name: object.name.clone(),
+            kind: Some(kind),
+            ..ObjectReport::default()
         };
-        self.observe_account(account, time);
-        let (Some(source), Some(name)) = (f.event_source, f.event_name) else {
-            return Err("missing eventSource or eventName".into());
-        };
-        let category = self.api_memo.category(self.catalog, source, name);
-        if category.map_err(|e| e.to_string())?.is_none() {
-            return Ok(());
+        for batch in batches {
+            report.records += batch.records;
+            report.service_activity += batch.service_activity;
+            for (account, time) in &batch.accounts {
+                self.observe_account(account.as_bytes(), *time);
+            }
+            for piece in batch.pieces {
+                match piece {
+                    Piece::Issue { index, reason } => report.issue(index, false, reason),
+                    Piece::Record { index, bytes } => {
+                        let record = batch.arena.get(bytes).unwrap_or_default();
+                        if let Err(reason) = self.on_full_record(object, record, &mut report) {
+                            report.issue(index, false, reason);
+                        }
+                    }
+                }
+            }
+            if let Some(msg) = batch.fatal {
+                tracing::warn!(object = %object.name, reason = %msg, "object read stopped early");
+                report.fatal = Some(msg);
+            }
         }
-        // Most categorised calls in a busy trail are AWS services' own (CloudTrail checking its
-        // bucket ACL, Config, Trusted Advisor): their source is a service name, so no parse.
-        if f.source_ip_address.is_some_and(is_service_source) {
-            report.service_activity += 1;
-            return Ok(());
-        }
-        self.on_full_record(object, raw.bytes, report)
+        self.objects.push(object.id.clone());
+        report
     }
 
     fn on_full_record(
@@ -187,5 +215,197 @@ impl Engine {
                 self.accounts.push((account, time));
             }
         }
+    }
+}
+
+/// What the fast path decides about a record from its key fields alone.
+struct Verdict<'a> {
+    /// The record's account and time, for the account's first event.
+    account: Option<(&'a [u8], Timestamp)>,
+    next: Next,
+}
+
+/// What is left to do with a record after [`triage`].
+enum Next {
+    /// Nothing: an Insights event, or an API outside the catalog.
+    Done,
+    /// Counted as AWS service activity.
+    Service,
+    /// Read in full ([`Engine::on_full_record`]).
+    Read,
+    /// Malformed, for this reason.
+    Fail(String),
+}
+
+/// The fast path's decision, which needs no engine state beyond the category memo: records
+/// outside the catalog and AWS services' calls stop here, most of a trail.
+fn triage<'a>(memo: &mut CategoryMemo, catalog: &Catalog, f: &KeyFields<'a>) -> Verdict<'a> {
+    let verdict = |account, next| Verdict { account, next };
+    if f.needs_full_parse {
+        return verdict(None, Next::Read);
+    }
+    if f.event_type == Some(b"AwsCloudTrailInsight") {
+        return verdict(None, Next::Done);
+    }
+    // Without these two the full parse finds the fallbacks (`@timestamp` in exports,
+    // `userIdentity.accountId`, `--account-id`).
+    let time = f.event_time.and_then(Timestamp::parse_bytes);
+    let account = f.recipient_account_id.filter(|a| is_account_id(a));
+    let (Some(time), Some(account)) = (time, account) else {
+        return verdict(None, Next::Read);
+    };
+    let seen = Some((account, time));
+    let (Some(source), Some(name)) = (f.event_source, f.event_name) else {
+        return verdict(seen, Next::Fail("missing eventSource or eventName".into()));
+    };
+    match memo.category(catalog, source, name) {
+        Err(e) => verdict(seen, Next::Fail(e.to_string())),
+        Ok(None) => verdict(seen, Next::Done),
+        // Most categorised calls in a busy trail are AWS services' own (CloudTrail checking
+        // its bucket ACL, Config, Trusted Advisor): their source is a service name, so no parse.
+        Ok(Some(_)) if f.source_ip_address.is_some_and(is_service_source) => {
+            verdict(seen, Next::Service)
+        }
+        Ok(Some(_)) => verdict(seen, Next::Read),
+    }
+}
+
+fn fatal_message(records: u64, reason: &str) -> String {
+    format!("{reason} (after {records} records)")
+}
+
+/// Records kept in one [`Batch`] before it is handed over, by default: a bound on what waits
+/// between the reading thread and the scan, however many records of an object need reading in
+/// full.
+pub const BATCH_BYTES: usize = 1 << 20;
+
+/// Part of a CloudTrail object as a [`TrailReader`] hands it to [`Engine::scan_read`]: the
+/// records to read in full (copied out, a small share of most trails), the issues in record
+/// order, and what the rest came to.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// The bytes of the records kept.
+    arena: Vec<u8>,
+    /// Records to read in full and record issues, in record order.
+    pieces: Vec<Piece>,
+    /// Records read.
+    records: u64,
+    /// Records passed over as AWS service activity.
+    service_activity: u64,
+    /// Each account seen and its earliest event time.
+    accounts: Vec<(String, Timestamp)>,
+    /// Why reading stopped early, in the last batch.
+    fatal: Option<String>,
+}
+
+#[derive(Debug)]
+enum Piece {
+    Issue { index: u64, reason: String },
+    Record { index: u64, bytes: Range<usize> },
+}
+
+impl Batch {
+    fn observe_account(&mut self, account: &[u8], time: Timestamp) {
+        match self
+            .accounts
+            .iter_mut()
+            .find(|(a, _)| a.as_bytes() == account)
+        {
+            Some((_, t)) => *t = (*t).min(time),
+            None => {
+                let account = String::from_utf8_lossy(account).into_owned();
+                self.accounts.push((account, time));
+            }
+        }
+    }
+}
+
+/// Reads CloudTrail objects for an [`Engine`] ([`Engine::trail_reader`]), on a thread of its
+/// own: as [`Engine::scan`] would, as far as that needs no engine state.
+pub struct TrailReader {
+    catalog: &'static Catalog,
+    limits: Limits,
+    memo: CategoryMemo,
+    batch_bytes: usize,
+}
+
+impl Engine {
+    /// A reader of CloudTrail objects with this engine's catalog and limits, for
+    /// [`Engine::scan_read`].
+    pub fn trail_reader(&self) -> TrailReader {
+        TrailReader {
+            catalog: self.catalog,
+            limits: self.limits,
+            memo: CategoryMemo::default(),
+            batch_bytes: BATCH_BYTES,
+        }
+    }
+}
+
+impl TrailReader {
+    /// Hands over a batch whenever the records kept reach `bytes` (default [`BATCH_BYTES`]).
+    pub fn with_batch_bytes(mut self, bytes: usize) -> Self {
+        self.batch_bytes = bytes;
+        self
+    }
+
+    /// Reads one CloudTrail object, handing the result to `send` in [`Batch`]es (at the end,
+    /// and whenever the records kept reach the batch size); stops early when `send` returns
+    /// false. Returns the object's buffer, when it was held in memory, for reuse.
+    pub fn read(&mut self, opened: Opened, mut send: impl FnMut(Batch) -> bool) -> Option<Vec<u8>> {
+        let layout = Layout::of(opened.kind).unwrap_or(Layout::Envelope);
+        let max = self.limits.max_record_bytes;
+        match opened.content {
+            Content::Bytes(b) => {
+                let mut reader = RecordReader::from_bytes(b, layout, max);
+                self.batches(&mut reader, &mut send);
+                Some(reader.into_buffer())
+            }
+            Content::Stream(r) => {
+                self.batches(&mut RecordReader::new(r, layout, max), &mut send);
+                None
+            }
+        }
+    }
+
+    fn batches<R: std::io::Read>(
+        &mut self,
+        reader: &mut RecordReader<R>,
+        send: &mut impl FnMut(Batch) -> bool,
+    ) {
+        let mut batch = Batch::default();
+        while let Some(item) = reader.next_record() {
+            match item {
+                Ok(raw) => {
+                    batch.records += 1;
+                    let verdict = triage(&mut self.memo, self.catalog, &raw.fields);
+                    if let Some((account, time)) = verdict.account {
+                        batch.observe_account(account, time);
+                    }
+                    let index = raw.index;
+                    match verdict.next {
+                        Next::Done => {}
+                        Next::Service => batch.service_activity += 1,
+                        Next::Fail(reason) => batch.pieces.push(Piece::Issue { index, reason }),
+                        Next::Read => {
+                            let start = batch.arena.len();
+                            batch.arena.extend_from_slice(raw.bytes);
+                            let bytes = start..batch.arena.len();
+                            batch.pieces.push(Piece::Record { index, bytes });
+                        }
+                    }
+                }
+                Err(ReadIssue::Record { index, reason }) => {
+                    batch.pieces.push(Piece::Issue { index, reason });
+                }
+                Err(ReadIssue::Fatal { records, reason }) => {
+                    batch.fatal = Some(fatal_message(records, &reason));
+                }
+            }
+            if batch.arena.len() >= self.batch_bytes && !send(std::mem::take(&mut batch)) {
+                return;
+            }
+        }
+        send(batch);
     }
 }

@@ -12,6 +12,7 @@ mod flowlog;
 
 use std::fmt;
 
+pub use cloudtrail::{Batch, TrailReader};
 pub use commit::CommitReport;
 pub use flowlog::FLOW_FIELDS;
 
