@@ -11,6 +11,7 @@
 
 use std::io::{self, BufRead, Read};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::{Condvar, Mutex};
 
 use recon_core::input::Content;
 
@@ -20,8 +21,65 @@ pub const CHUNK: usize = 256 * 1024;
 /// Pieces that may wait between a reader and the scan (besides the one each is working on).
 const QUEUED: usize = 2;
 
-/// Most reading threads: each may hold one file's content while it waits for the scan.
+/// Most reading threads.
 pub const MOST_READERS: u8 = 8;
+
+/// Bytes one reader may have handed over that the scan has not taken up yet (besides one item
+/// of any size, so that a large one still goes through).
+pub const BUDGET_BYTES: usize = 16 << 20;
+
+/// What one reader has handed over and the scan has not yet taken up, in bytes: the reader
+/// waits before going over [`BUDGET_BYTES`]. Counted by [`Ticket`]s.
+#[derive(Default)]
+pub struct Budget {
+    used: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// Bytes counted against a [`Budget`] while what they stand for waits for the scan: given back
+/// when the ticket is dropped, however that happens (used, or dropped unused).
+pub struct Ticket<'b> {
+    budget: &'b Budget,
+    bytes: usize,
+}
+
+impl Budget {
+    /// Waits until `bytes` more fit, or nothing is outstanding, and counts them.
+    pub fn take(&self, bytes: usize) -> Ticket<'_> {
+        let Ok(mut used) = self.used.lock() else {
+            // A thread panicked holding the lock; the scope raises that panic.
+            return Ticket {
+                budget: self,
+                bytes: 0,
+            };
+        };
+        while *used > 0 && *used + bytes > BUDGET_BYTES {
+            used = match self.freed.wait(used) {
+                Ok(used) => used,
+                Err(_) => {
+                    return Ticket {
+                        budget: self,
+                        bytes: 0,
+                    }
+                }
+            };
+        }
+        *used += bytes;
+        Ticket {
+            budget: self,
+            bytes,
+        }
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut used) = self.budget.used.lock() {
+            *used -= self.bytes;
+        }
+        self.budget.freed.notify_all();
+    }
+}
 
 /// Content that can be handed to the scan now, and the inflating left for the reader to do
 /// (for a streamed object: run [`Pump::run`] after handing the content over).
@@ -297,6 +355,35 @@ mod tests {
         let waited = stopped.recv_timeout(std::time::Duration::from_secs(30));
         assert!(waited.is_ok(), "the reader did not stop");
         assert!(reader.join().is_ok());
+    }
+
+    #[test]
+    fn a_budget_holds_a_reader_back_until_tickets_come_back() {
+        let budget = Budget::default();
+        // One item larger than the whole budget still goes through when nothing is out.
+        let large = budget.take(BUDGET_BYTES * 2);
+        drop(large);
+        let first = budget.take(BUDGET_BYTES / 2);
+        let second = budget.take(BUDGET_BYTES / 2);
+        let (taken, waited) = mpsc::channel();
+        std::thread::scope(|s| {
+            let budget = &budget;
+            s.spawn(move || {
+                let third = budget.take(1);
+                let _ = taken.send(third.bytes);
+            });
+            let wait = std::time::Duration::from_millis(200);
+            assert!(waited.recv_timeout(wait).is_err(), "over the budget: waits");
+            drop(first);
+            let got = waited.recv_timeout(std::time::Duration::from_secs(30));
+            assert_eq!(got.ok(), Some(1), "goes on once a ticket comes back");
+        });
+        drop(second);
+        assert_eq!(
+            budget.used.lock().map(|u| *u).ok(),
+            Some(0),
+            "all given back"
+        );
     }
 
     #[test]

@@ -13,13 +13,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use recon_core::config::EngineConfig;
 use recon_core::engine::{Batch, Engine, ObjectRef, ObjectReport, TrailReader};
 use recon_core::finding::ListKind;
-use recon_core::input::{self, region_from_key, Limits, ObjectKind, Opened};
+use recon_core::input::{self, region_from_key, Content, Limits, ObjectKind, Opened};
 use recon_core::intel::ThreatIntel;
 use recon_core::store::Store;
 use recon_core::suppress::Suppressions;
 use recon_core::time::Timestamp;
 
-use crate::ahead;
+use crate::ahead::{self, Budget, Ticket};
 use crate::args::ScanArgs;
 use crate::output;
 use crate::store::RedbStore;
@@ -122,35 +122,37 @@ fn scan_files(
     let readers = usize::from(readers).min(files.len());
     let limits = engine.limits();
     let spares = Spares::new(readers + 1);
+    let budgets: Vec<Budget> = (0..readers).map(|_| Budget::default()).collect();
     std::thread::scope(|s| {
-        let inboxes: Vec<_> = (0..readers)
-            .map(|r| {
-                let (ready, inbox) = mpsc::sync_channel(0);
-                let (spares, trails) = (&spares, engine.trail_reader());
-                s.spawn(move || {
-                    read_ahead(
-                        files.iter().skip(r).step_by(readers),
-                        ready,
-                        trails,
-                        store,
-                        spares,
-                        limits,
-                    )
-                });
+        let inboxes: Vec<_> = budgets
+            .iter()
+            .enumerate()
+            .map(|(r, budget)| {
+                let (ready, inbox) = mpsc::sync_channel(PREPARED_QUEUED);
+                let reader = Reader {
+                    ready,
+                    trails: engine.trail_reader(),
+                    budget,
+                    store,
+                    spares: &spares,
+                    limits,
+                };
+                s.spawn(move || reader.run(files.iter().skip(r).step_by(readers)));
                 inbox
             })
             .collect();
         for (i, path) in files.iter().enumerate() {
             progress.set_message(path.display().to_string());
-            let prepared = match inboxes.get(i % readers.max(1)) {
+            let (prepared, ticket) = match inboxes.get(i % readers.max(1)) {
                 Some(inbox) => match inbox.recv() {
-                    Ok(prepared) => prepared,
+                    Ok(handed) => handed,
                     // The reader panicked; leaving the scope raises it again.
                     Err(mpsc::RecvError) => break,
                 },
-                None => prepare(path, limits, store, engine.take_scratch()),
+                None => (prepare(path, limits, store, engine.take_scratch()), None),
             };
             done(path, prepared.map(|p| scan_prepared(engine, p)));
+            drop(ticket);
             if readers > 0 {
                 spares.put(engine.take_scratch());
             }
@@ -193,68 +195,91 @@ fn load_intel(args: &ScanArgs) -> Result<ThreatIntel> {
 }
 
 /// A file made ready for the scan.
-enum Prepared {
+enum Prepared<'b> {
     /// Processed by an earlier run.
     Processed(String),
     /// Opened: its identity and content.
     Ready(ObjectRef, Opened),
     /// A CloudTrail object that a reader thread is reading: its identity, kind, and the
     /// batches of what it read as they come.
-    Read(ObjectRef, ObjectKind, Receiver<Batch>),
+    Read(ObjectRef, ObjectKind, Receiver<(Batch, Ticket<'b>)>),
 }
 
-/// A reader thread: prepares `paths` in turn and hands each over on `ready`, then reads
-/// CloudTrail objects itself (cutting records, picking the few to read in full) and inflates
-/// other streamed ones, until the scan has it all. Stops when the scan stops listening.
-fn read_ahead<'p>(
-    paths: impl Iterator<Item = &'p PathBuf>,
-    ready: SyncSender<Result<Prepared>>,
-    mut trails: TrailReader,
-    store: &RedbStore,
-    spares: &Spares,
+/// A prepared file as a reader hands it over: with a ticket while its content waits in memory.
+type Handoff<'b> = (Result<Prepared<'b>>, Option<Ticket<'b>>);
+
+/// Prepared files one reader may have handed over ahead of the scan; what they hold in memory
+/// is bounded by its [`Budget`].
+const PREPARED_QUEUED: usize = 64;
+
+/// A reader thread's share of the work (see [`Reader::run`]).
+struct Reader<'b> {
+    ready: SyncSender<Handoff<'b>>,
+    trails: TrailReader,
+    budget: &'b Budget,
+    store: &'b RedbStore,
+    spares: &'b Spares,
     limits: Limits,
-) {
-    // The buffer of the last CloudTrail object read here: it never leaves this thread.
-    let mut own = Vec::new();
-    for path in paths {
-        let scratch = match own.capacity() {
-            0 => spares.take(),
-            _ => std::mem::take(&mut own),
-        };
-        match prepare(path, limits, store, scratch) {
-            Ok(Prepared::Ready(object, opened)) if opened.kind.is_cloudtrail() => {
-                let (batches, inbox) = mpsc::sync_channel(BATCHES_QUEUED);
-                if ready
-                    .send(Ok(Prepared::Read(object, opened.kind, inbox)))
-                    .is_err()
-                {
-                    return;
+}
+
+impl<'b> Reader<'b> {
+    /// Prepares `paths` in turn and hands each over, in order; reads CloudTrail objects itself
+    /// (cutting records, picking the few to read in full) and inflates other streamed ones as
+    /// the scan takes them up. Stops when the scan stops listening.
+    fn run<'p>(mut self, paths: impl Iterator<Item = &'p PathBuf>) {
+        // The buffer of the last CloudTrail object read here: it never leaves this thread.
+        let mut own = Vec::new();
+        for path in paths {
+            let scratch = match own.capacity() {
+                0 => self.spares.take(),
+                _ => std::mem::take(&mut own),
+            };
+            match prepare(path, self.limits, self.store, scratch) {
+                Ok(Prepared::Ready(object, opened)) if opened.kind.is_cloudtrail() => {
+                    let (batches, inbox) = mpsc::channel();
+                    let read = Prepared::Read(object, opened.kind, inbox);
+                    if self.ready.send((Ok(read), None)).is_err() {
+                        return;
+                    }
+                    // The batches end, and the scan moves on, when their sender is dropped.
+                    let budget = self.budget;
+                    own = self
+                        .trails
+                        .read(opened, |batch| {
+                            let ticket = budget.take(batch.size());
+                            batches.send((batch, ticket)).is_ok()
+                        })
+                        .unwrap_or_default();
                 }
-                // The batches end, and the scan moves on, when their sender is dropped here.
-                own = trails
-                    .read(opened, |batch| batches.send(batch).is_ok())
-                    .unwrap_or_default();
-            }
-            prepared => {
-                let (prepared, pump) = hand_over(prepared);
-                if ready.send(prepared).is_err() {
-                    return;
-                }
-                if let Some(pump) = pump {
-                    pump.run();
+                prepared => {
+                    let (prepared, pump) = hand_over(prepared);
+                    let held = match &prepared {
+                        Ok(Prepared::Ready(_, opened)) => match &opened.content {
+                            Content::Bytes(bytes) => Some(self.budget.take(bytes.len())),
+                            Content::Stream(_) => None,
+                        },
+                        _ => None,
+                    };
+                    if self.ready.send((prepared, held)).is_err() {
+                        return;
+                    }
+                    if let Some(pump) = pump {
+                        pump.run();
+                    }
                 }
             }
         }
     }
 }
 
-/// Batches of a CloudTrail object that may wait for the scan (each at most about a MiB of the
-/// records to read in full).
-const BATCHES_QUEUED: usize = 2;
-
 /// Reads, identifies and opens one file, unless an earlier run processed it. Runs on a reader
 /// thread when reading ahead: it only reads the store.
-fn prepare(path: &Path, limits: Limits, store: &RedbStore, scratch: Vec<u8>) -> Result<Prepared> {
+fn prepare<'b>(
+    path: &Path,
+    limits: Limits,
+    store: &RedbStore,
+    scratch: Vec<u8>,
+) -> Result<Prepared<'b>> {
     let name = path.display().to_string();
     // Small files are read once and hashed in memory; larger ones are hashed, then streamed.
     let inline = file_len(path) as usize <= limits.max_inline_bytes / 4;
@@ -289,7 +314,7 @@ fn prepare(path: &Path, limits: Limits, store: &RedbStore, scratch: Vec<u8>) -> 
 
 /// A prepared file as a reader thread hands it over, and the inflating of a streamed one that
 /// is left for the reader to do once it has.
-fn hand_over(prepared: Result<Prepared>) -> (Result<Prepared>, Option<ahead::Pump>) {
+fn hand_over(prepared: Result<Prepared<'_>>) -> (Result<Prepared<'_>>, Option<ahead::Pump>) {
     match prepared {
         Ok(Prepared::Ready(object, opened)) => {
             let (content, pump) = ahead::hand_over(opened.content);
@@ -302,7 +327,7 @@ fn hand_over(prepared: Result<Prepared>) -> (Result<Prepared>, Option<ahead::Pum
 
 /// Scans a prepared file unless it was processed before, by an earlier run or earlier in this
 /// one (the same content under another name); `None` when skipped.
-fn scan_prepared(engine: &mut Engine, prepared: Prepared) -> Option<ObjectReport> {
+fn scan_prepared(engine: &mut Engine, prepared: Prepared<'_>) -> Option<ObjectReport> {
     let object = match &prepared {
         Prepared::Processed(name) => {
             eprintln!("recon: {name}: already processed, skipped");
@@ -317,7 +342,11 @@ fn scan_prepared(engine: &mut Engine, prepared: Prepared) -> Option<ObjectReport
     match prepared {
         Prepared::Processed(_) => None,
         Prepared::Ready(object, opened) => Some(engine.scan(&object, opened)),
-        Prepared::Read(object, kind, batches) => Some(engine.scan_read(&object, kind, batches)),
+        Prepared::Read(object, kind, batches) => {
+            // A batch's ticket goes as the scan takes it up.
+            let batches = batches.into_iter().map(|(batch, _)| batch);
+            Some(engine.scan_read(&object, kind, batches))
+        }
     }
 }
 

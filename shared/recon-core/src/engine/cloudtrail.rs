@@ -279,6 +279,10 @@ fn fatal_message(records: u64, reason: &str) -> String {
 /// full.
 pub const BATCH_BYTES: usize = 1 << 20;
 
+/// Records to read in full and issues in one [`Batch`] at most, whatever their size (a file of
+/// malformed records makes many issues and no records).
+const MAX_PIECES: usize = 8192;
+
 /// Part of a CloudTrail object as a [`TrailReader`] hands it to [`Engine::scan_read`]: the
 /// records to read in full (copied out, a small share of most trails), the issues in record
 /// order, and what the rest came to.
@@ -305,6 +309,19 @@ enum Piece {
 }
 
 impl Batch {
+    /// About how many bytes it holds: the records to read in full, and the issues.
+    pub fn size(&self) -> usize {
+        let issues: usize = self
+            .pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Issue { reason, .. } => reason.len(),
+                Piece::Record { .. } => 0,
+            })
+            .sum();
+        self.arena.len() + issues + self.pieces.len() * std::mem::size_of::<Piece>()
+    }
+
     fn observe_account(&mut self, account: &[u8], time: Timestamp) {
         match self
             .accounts
@@ -350,7 +367,8 @@ impl TrailReader {
     }
 
     /// Reads one CloudTrail object, handing the result to `send` in [`Batch`]es (at the end,
-    /// and whenever the records kept reach the batch size); stops early when `send` returns
+    /// and whenever the records kept reach the batch size, or the records and issues 8,192);
+    /// stops early when `send` returns
     /// false. Returns the object's buffer, when it was held in memory, for reuse.
     pub fn read(&mut self, opened: Opened, mut send: impl FnMut(Batch) -> bool) -> Option<Vec<u8>> {
         let layout = Layout::of(opened.kind).unwrap_or(Layout::Envelope);
@@ -402,7 +420,8 @@ impl TrailReader {
                     batch.fatal = Some(fatal_message(records, &reason));
                 }
             }
-            if batch.arena.len() >= self.batch_bytes && !send(std::mem::take(&mut batch)) {
+            let full = batch.arena.len() >= self.batch_bytes || batch.pieces.len() >= MAX_PIECES;
+            if full && !send(std::mem::take(&mut batch)) {
                 return;
             }
         }
