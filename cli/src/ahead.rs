@@ -1,13 +1,14 @@
-//! Reading and decompressing files ahead of the scan, on threads of their own.
+//! The parts of reading files ahead of the scan, on threads of their own (`recon scan
+//! --read-ahead`; the threads themselves are in `crate::scan`).
 //!
-//! The engine scans one object at a time, in the order the walk gives; before the scan, most
-//! of an object's cost is reading and inflating it (half of a CloudTrail scan, a third of a
-//! flow-log one). Reader `r` of `n` prepares files `r`, `r + n`, `r + 2n`, … and hands each
-//! over on its own rendezvous channel, so the scan takes them in order and at most one prepared
-//! object per reader waits in memory. An object that is streamed rather than held (too large,
-//! several gzip members, damaged) is inflated by its reader into [`CHUNK`]-byte pieces that the
-//! scan reads through a bounded channel ([`Chunks`]); its read errors arrive where they
-//! happened, after the bytes before them.
+//! The engine scans one object at a time, in the order the walk gives; most of an object's
+//! cost is reading, inflating and (for CloudTrail) cutting it into records. Reader `r` of `n`
+//! prepares files `r`, `r + n`, `r + 2n`, … and hands each over on its own channel, so the
+//! scan takes them in order. What waits for the scan in memory is counted against the
+//! reader's [`Budget`] by [`Ticket`]s. An object that is streamed rather than held (too large,
+//! several gzip members, damaged) and is not CloudTrail is inflated by its reader into
+//! [`CHUNK`]-byte pieces that the scan reads through a bounded channel ([`Chunks`]); its read
+//! errors arrive where they happened, after the bytes before them.
 
 use std::io::{self, BufRead, Read};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
