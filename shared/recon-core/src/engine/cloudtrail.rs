@@ -204,16 +204,17 @@ impl Engine {
     }
 
     fn observe_account(&mut self, account: &[u8], time: Timestamp) {
-        match self
-            .accounts
-            .iter_mut()
-            .find(|(a, _)| a.as_bytes() == account)
-        {
-            Some((_, t)) => *t = (*t).min(time),
-            None => {
-                let account = String::from_utf8_lossy(account).into_owned();
-                self.accounts.push((account, time));
-            }
+        first_time(&mut self.accounts, account, time);
+    }
+}
+
+/// Keeps `time` as `account`'s first in `accounts` when it is earlier than the one kept.
+fn first_time(accounts: &mut Vec<(String, Timestamp)>, account: &[u8], time: Timestamp) {
+    match accounts.iter_mut().find(|(a, _)| a.as_bytes() == account) {
+        Some((_, t)) => *t = (*t).min(time),
+        None => {
+            let account = String::from_utf8_lossy(account).into_owned();
+            accounts.push((account, time));
         }
     }
 }
@@ -302,9 +303,12 @@ pub struct Batch {
     fatal: Option<String>,
 }
 
+/// One step of a [`Batch`], in record order.
 #[derive(Debug)]
 enum Piece {
+    /// Record `index` is malformed.
     Issue { index: u64, reason: String },
+    /// Record `index`, at `bytes` of the batch's arena, is to be read in full.
     Record { index: u64, bytes: Range<usize> },
 }
 
@@ -323,17 +327,7 @@ impl Batch {
     }
 
     fn observe_account(&mut self, account: &[u8], time: Timestamp) {
-        match self
-            .accounts
-            .iter_mut()
-            .find(|(a, _)| a.as_bytes() == account)
-        {
-            Some((_, t)) => *t = (*t).min(time),
-            None => {
-                let account = String::from_utf8_lossy(account).into_owned();
-                self.accounts.push((account, time));
-            }
-        }
+        first_time(&mut self.accounts, account, time);
     }
 }
 
