@@ -328,19 +328,17 @@ fn hand_over(prepared: Result<Prepared<'_>>) -> (Result<Prepared<'_>>, Option<ah
 /// Scans a prepared file unless it was processed before, by an earlier run or earlier in this
 /// one (the same content under another name); `None` when skipped.
 fn scan_prepared(engine: &mut Engine, prepared: Prepared<'_>) -> Option<ObjectReport> {
-    let object = match &prepared {
-        Prepared::Processed(name) => {
-            eprintln!("recon: {name}: already processed, skipped");
-            return None;
-        }
-        Prepared::Ready(object, _) | Prepared::Read(object, ..) => object,
+    let skipped = |name: &str| {
+        eprintln!("recon: {name}: already processed, skipped");
+        None
     };
-    if engine.pending_objects().contains(&object.id) {
-        eprintln!("recon: {}: already processed, skipped", object.name);
-        return None;
-    }
     match prepared {
-        Prepared::Processed(_) => None,
+        Prepared::Processed(name) => skipped(&name),
+        Prepared::Ready(object, _) | Prepared::Read(object, ..)
+            if engine.pending_objects().contains(&object.id) =>
+        {
+            skipped(&object.name)
+        }
         Prepared::Ready(object, opened) => Some(engine.scan(&object, opened)),
         Prepared::Read(object, kind, batches) => {
             // A batch's ticket goes as the scan takes it up.
