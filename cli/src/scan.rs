@@ -349,7 +349,7 @@ fn scan_prepared(engine: &mut Engine, prepared: Prepared<'_>) -> Option<ObjectRe
 }
 
 /// Buffers of scanned in-memory objects, for the readers to decompress the next ones into
-/// (as [`Engine::open_bytes`] reuses one buffer when nothing reads ahead).
+/// (as the scan reuses the engine's one buffer when nothing reads ahead).
 struct Spares {
     buffers: Mutex<Vec<Vec<u8>>>,
     most: usize,

@@ -12,7 +12,7 @@ mod flowlog;
 
 use std::fmt;
 
-pub use cloudtrail::{Batch, TrailReader};
+pub use cloudtrail::{Batch, TrailReader, BATCH_BYTES};
 pub use commit::CommitReport;
 pub use flowlog::FLOW_FIELDS;
 
@@ -119,7 +119,7 @@ pub struct Engine {
     flow_state_touched: bool,
     accounts: Vec<(String, Timestamp)>,
     objects: Vec<String>,
-    /// The last in-memory object's buffer, reused by the next (see [`Engine::open_bytes`]).
+    /// The last in-memory object's buffer, for the next (see [`Engine::take_scratch`]).
     scratch: Vec<u8>,
     /// Scratch space for [`Record::read_fast`](crate::cloudtrail::Record::read_fast).
     colons: Vec<usize>,
@@ -162,13 +162,6 @@ impl Engine {
     /// The configuration in force.
     pub fn config(&self) -> &EngineConfig {
         &self.config
-    }
-
-    /// Opens an object held in memory with this engine's limits, decompressing into the buffer
-    /// the previous in-memory object left behind.
-    pub fn open_bytes(&mut self, name: &str, raw: Vec<u8>) -> std::io::Result<Opened> {
-        let scratch = std::mem::take(&mut self.scratch);
-        crate::input::open_bytes_into(name, raw, self.limits, scratch)
     }
 
     /// The buffer the last in-memory object left behind, for opening the next one elsewhere
