@@ -1195,7 +1195,8 @@ fn two_hundred_thousand_hosts_over_two_hours_leave_few_open_windows() {
         .get(STATE_KEY)
         .expect("the last windows are stored");
     let text = String::from_utf8_lossy(blob);
-    // Only hosts of the last window (5 of 120 minutes: about 8,300 of 200,000) can be open.
+    // One port per host: only hosts of the last window (5 of 120 minutes: about 8,300 of
+    // 200,000) can be open; such windows get no late allowance.
     let quoted = |n: u32| format!("\"{}\"", ip(&host(n)));
     assert!(
         !text.contains(&quoted(0)),

@@ -6,11 +6,11 @@
 //! opened a connection, see [`crate::flowlog::initiator`]): a server answering one busy client
 //! from port 443 to many ephemeral ports is not scanning. Rejected attempts count.
 //!
-//! Windows live per (subject, remote host). They are evicted as the stream's time moves past
-//! them, so memory follows the number of conversations active within one window, not the size
-//! of the input. Windows still open at the end of a batch are kept in the store
-//! ([`PortscanDetector::export`] / [`PortscanDetector::import`]), so a scan whose flows arrive in
-//! two delivered files is still one scan.
+//! Windows live per (subject, remote host). They are evicted once the stream's latest time has
+//! passed them by more than [`LATE_FLOWS_MS`], so memory follows the number of conversations
+//! active within that span, not the size of the input. Windows still open at the end of a batch
+//! are kept in the store ([`PortscanDetector::export`] / [`PortscanDetector::import`]), so a
+//! scan whose flows arrive in two delivered files is still one scan.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -27,6 +27,17 @@ use crate::time::Timestamp;
 pub const STATE_KEY: &str = "portscan/windows";
 /// Most open windows kept in the store between batches (the most recent win).
 pub const MAX_EXPORTED_WINDOWS: usize = 200_000;
+/// How far behind the stream's latest flow a flow may arrive and still join its window.
+///
+/// Flow records are not in time order. A file holds records whose `start` lies up to an
+/// aggregation interval (at most 10 minutes) apart, delivered every 5 minutes with delays, and
+/// the files of several flow logs and interfaces interleave. A window is evicted only when the
+/// stream's latest time has passed its last port by the window and this allowance (one
+/// aggregation interval and one delivery period), so one late record, or another interface's
+/// later file read first, does not end a scan in progress. Windows that have seen a single port
+/// (most of them: one conversation each) get no allowance; they hold one port to lose, and
+/// keeping them would triple the open windows.
+pub const LATE_FLOWS_MS: i64 = 15 * 60_000;
 /// Most windows held open in memory (17 MB for the map, plus the ports of the windows that
 /// collect several). An instance sweeping the internet — one port on millions of hosts, a
 /// horizontal scan rather than a Portscan — opens a window per host; past this many, the
@@ -504,8 +515,17 @@ impl PortscanDetector {
             return;
         }
         self.last_sweep = self.now;
-        let horizon = self.now - self.window_ms;
-        self.windows.retain(|w| w.last >= horizon);
+        let may_grow = self.may_grow();
+        self.windows.retain(may_grow);
+    }
+
+    /// Whether a window may still grow at the stream's latest time: its last port lies within
+    /// the window, or within the late allowance too when it has several ports (see
+    /// [`LATE_FLOWS_MS`]).
+    fn may_grow(&self) -> impl Fn(&Window) -> bool {
+        let recent = self.now.saturating_sub(self.window_ms);
+        let late = recent.saturating_sub(LATE_FLOWS_MS);
+        move |w| w.last >= recent || (w.last >= late && w.ports.len() > 1)
     }
 
     /// Drops windows until a quarter of the limit is free: first those that have seen a single
@@ -548,14 +568,14 @@ impl PortscanDetector {
         v
     }
 
-    /// The windows still open at the stream's latest time, serialised for the store (`None`
-    /// when there are none).
+    /// The windows that may still grow (see [`LATE_FLOWS_MS`]), serialised for the store
+    /// (`None` when there are none).
     pub fn export(&self) -> Option<Vec<u8>> {
-        let horizon = self.now.saturating_sub(self.window_ms);
+        let may_grow = self.may_grow();
         let mut open: Vec<(u32, IpAddr, &Window)> = self
             .windows
             .iter()
-            .filter(|(_, _, w)| w.last >= horizon)
+            .filter(|(_, _, w)| may_grow(w))
             .collect();
         if open.is_empty() {
             return None;
@@ -723,7 +743,58 @@ mod tests {
             };
             d.observe(&a);
         }
-        assert!(d.open_windows() < 600, "{} windows open", d.open_windows());
+        // One new window a second, one port each: those within the window stay open, plus at
+        // most half a window's worth between sweeps.
+        assert!(d.open_windows() <= 450, "{} windows open", d.open_windows());
+    }
+
+    #[test]
+    fn a_later_flow_read_first_does_not_end_a_scan_in_progress() {
+        // Flow records are not sorted: another interface's flow ten minutes later sits among
+        // the ports of a scan (a late record, or another flow log's file read first).
+        let (mut d, s) = detector();
+        let other = d.subject("i-0fedcba9876543210", SubjectInfo::default);
+        for p in 0..8 {
+            attempt(&mut d, s, 1000 + p, p as i64 * 1000);
+        }
+        attempt_to(
+            &mut d,
+            other,
+            "203.0.113.9".parse().expect("ip"),
+            443,
+            10 * MIN,
+        );
+        for p in 8..16 {
+            attempt(&mut d, s, 1000 + p, p as i64 * 1000);
+        }
+        let scans = d.drain();
+        assert_eq!(scans.len(), 1, "the scan's window was evicted");
+        assert_eq!(scans[0].count, 16);
+    }
+
+    #[test]
+    fn a_window_left_behind_by_more_than_the_allowance_is_evicted() {
+        let (mut d, s) = detector();
+        let other = d.subject("i-0fedcba9876543210", SubjectInfo::default);
+        for p in 0..8 {
+            attempt(&mut d, s, 1000 + p, p as i64 * 1000);
+        }
+        let later = 5 * MIN + LATE_FLOWS_MS + 10 * MIN;
+        attempt_to(
+            &mut d,
+            other,
+            "203.0.113.9".parse().expect("ip"),
+            443,
+            later,
+        );
+        assert_eq!(d.open_windows(), 1, "only the later flow's window is open");
+        for p in 8..16 {
+            attempt(&mut d, s, 1000 + p, p as i64 * 1000);
+        }
+        assert!(
+            d.drain().is_empty(),
+            "eight ports after eviction are no scan"
+        );
     }
 
     #[test]
