@@ -167,7 +167,7 @@ fn config(args: &ScanArgs) -> Result<EngineConfig> {
     if let Some(a) = &args.account_id {
         c.set_account_id("--account-id", a)?;
     }
-    c.default_region.clone_from(&args.region);
+    c.set_default_region("--region", &args.region)?;
     c.set_portscan_ports("--portscan-ports", &args.portscan_ports)?;
     c.set_portscan_window("--portscan-window", &args.portscan_window)?;
     if let Some(f) = &args.flow_format {

@@ -370,6 +370,15 @@ fn a_bad_learning_period_exits_2_naming_the_flag() {
 }
 
 #[test]
+fn a_region_that_is_no_region_exits_2_naming_the_flag() {
+    // It would become the Region of findings' ProductArn, which Security Hub refuses.
+    let fx = Fixture::new();
+    let out = recon(&["scan", "--region", "moon", Fixture::path(&fx.logs())]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--region"), "{}", stderr(&out));
+}
+
+#[test]
 fn a_bad_account_id_exits_2_naming_the_flag() {
     let fx = Fixture::new();
     let out = recon(&["scan", "--account-id", "123", Fixture::path(&fx.logs())]);

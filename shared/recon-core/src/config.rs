@@ -19,8 +19,6 @@ pub struct EngineConfig {
     pub account_id: Option<String>,
     /// The Region used when neither the record nor the object path names one.
     pub default_region: String,
-    /// The partition of ARNs (`aws`, `aws-cn`, `aws-us-gov`).
-    pub partition: String,
     /// Distinct remote ports that make a Portscan.
     pub portscan_ports: u32,
     /// The window they must fall in, in milliseconds.
@@ -36,7 +34,6 @@ impl Default for EngineConfig {
             learning_period_ms: DEFAULT_LEARNING_PERIOD_MS,
             account_id: None,
             default_region: "us-east-1".into(),
-            partition: "aws".into(),
             portscan_ports: DEFAULT_PORTSCAN_PORTS,
             portscan_window_ms: DEFAULT_PORTSCAN_WINDOW_MS,
             flow_format: None,
@@ -103,6 +100,19 @@ impl EngineConfig {
             message: e.to_string(),
         })?;
         self.flow_format = Some(format);
+        Ok(())
+    }
+
+    /// Sets the Region for records and paths that name none; it must have a Region's shape.
+    pub fn set_default_region(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        if !crate::input::is_region(value) {
+            return Err(ConfigError {
+                name: name.into(),
+                value: value.into(),
+                message: "a Region is named like us-east-1 or eu-central-2".into(),
+            });
+        }
+        self.default_region = value.into();
         Ok(())
     }
 

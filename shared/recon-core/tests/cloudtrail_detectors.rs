@@ -827,6 +827,55 @@ fn a_second_commit_continues_the_baselines_of_the_first() {
 // Aggregation
 
 #[test]
+fn a_finding_keeps_its_region_when_activity_comes_from_another() {
+    // Security Hub keeps a finding in the Region of its ProductArn: moving it on update would
+    // create a second finding there (CreatedAt before UpdatedAt) and leave the first stale.
+    let mut h = Harness::new(WEEK_MS, tor_intel());
+    let alice = iam_user("alice");
+    let describe = |day, region| {
+        rec(alice.clone(), EC2, "DescribeInstances", &at(day, 0, 0))
+            .ip(TOR_IP)
+            .region(region)
+    };
+    // Within one run the earliest activity places it, whatever order the records come in.
+    h.scan(
+        "1.json",
+        envelope(&[describe(3, "eu-west-1"), describe(2, "us-west-2")]),
+    );
+    let f1 = h.commit_at(ts(NOW)).findings[0].clone();
+    assert_eq!(f1.region, "us-west-2");
+    h.scan("2.json", envelope(&[describe(4, "us-east-1")]));
+    let f2 = h.commit_at(ts(NOW)).findings[0].clone();
+    assert_eq!((f2.id.as_str(), f2.count), (f1.id.as_str(), 3));
+    assert_eq!(f2.region, "us-west-2");
+    let v = recon_core::asff::render(&f2);
+    assert_eq!(
+        v["ProductArn"],
+        "arn:aws:securityhub:us-west-2:111122223333:product/111122223333/default"
+    );
+    assert_valid_asff(&[f2]);
+}
+
+#[test]
+fn findings_in_china_and_govcloud_regions_carry_their_partition() {
+    for (region, partition) in [("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")] {
+        let mut h = Harness::new(WEEK_MS, tor_intel());
+        let call = rec(iam_user("alice"), EC2, "DescribeInstances", &at(2, 0, 0)).ip(TOR_IP);
+        h.scan("1.json", envelope(&[call.region(region)]));
+        let f = h.commit_at(ts(NOW)).findings[0].clone();
+        assert_eq!(f.partition, partition);
+        let v = recon_core::asff::render(&f);
+        let arn = v["ProductArn"].as_str().unwrap_or_default();
+        assert!(
+            arn.starts_with(&format!("arn:{partition}:securityhub:{region}:")),
+            "{arn}"
+        );
+        assert_eq!(v["Resources"][0]["Partition"], partition);
+        assert_valid_asff(&[f]);
+    }
+}
+
+#[test]
 fn repeated_activity_updates_one_finding_and_updated_at_strictly_increases() {
     let mut h = Harness::new(WEEK_MS, tor_intel());
     let alice = iam_user("alice");

@@ -117,6 +117,18 @@ pub fn product_arn(partition: &str, region: &str, account_id: &str) -> String {
     format!("arn:{partition}:securityhub:{region}:{account_id}:product/{account_id}/default")
 }
 
+/// The partition a Region belongs to: `aws-cn` for `cn-…`, `aws-us-gov` for `us-gov-…`, else
+/// `aws`. A `ProductArn` in another partition than its Region's is refused at import.
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
 /// The `GeneratorId` of a finding type, e.g. `recon/Recon:IAMUser/TorIPCaller`.
 pub fn generator_id(finding_type: FindingType) -> String {
     format!("recon/{}", finding_type.name())

@@ -330,9 +330,10 @@ fn check_identity(c: &mut Checker, obj: &Map<String, Value>, p: &str) {
     }
 }
 
-/// `arn:<partition>:securityhub:<region>:<account>:product/<account>/default`, with the account
-/// equal to `AwsAccountId` and the Region equal to `Region` when present (a mismatch surfaces as
-/// AccessDeniedException at import time).
+/// `arn:<partition>:securityhub:<region>:<account>:product/<account>/default`, with a real
+/// Region's shape, the partition of that Region, the account equal to `AwsAccountId` and the
+/// Region equal to `Region` when present (a mismatch surfaces as AccessDeniedException at
+/// import time).
 fn check_product_arn(c: &mut Checker, obj: &Map<String, Value>, p: &str) {
     let Some(arn) = c.required(obj, "ProductArn", p) else {
         return;
@@ -346,15 +347,24 @@ fn check_product_arn(c: &mut Checker, obj: &Map<String, Value>, p: &str) {
                 && !region.is_empty()
                 && *resource == format!("product/{account}/default") =>
         {
-            Some((*region, *account))
+            Some((*partition, *region, *account))
         }
         _ => None,
     };
-    let Some((region, account)) = shape else {
+    let Some((partition, region, account)) = shape else {
         let want = "arn:<partition>:securityhub:<region>:<account>:product/<account>/default";
         c.flag(path, format!("must have the default-product shape {want}"));
         return;
     };
+    if !crate::input::is_region(region) {
+        c.flag(&path, format!("{region} is not a Region"));
+    } else if partition != super::partition_of(region) {
+        let want = super::partition_of(region);
+        c.flag(
+            &path,
+            format!("{region} is in partition {want}, not {partition}"),
+        );
+    }
     if let Some(id) = obj.get("AwsAccountId").and_then(Value::as_str) {
         if id != account {
             c.flag(
@@ -930,6 +940,24 @@ mod tests {
             json!("arn:aws:securityhub:us-east-1::product/aws/guardduty"),
         );
         assert_only(&v, "ProductArn", "default-product shape");
+    }
+
+    #[test]
+    fn product_arn_outside_a_real_region_or_its_partition() {
+        let mut v = valid();
+        let arn = |partition: &str, region: &str| {
+            json!(format!(
+                "arn:{partition}:securityhub:{region}:111122223333:product/111122223333/default"
+            ))
+        };
+        set(&mut v, "/ProductArn", arn("aws", "moon"));
+        set(&mut v, "/Region", json!("moon"));
+        assert_only(&v, "ProductArn", "is not a Region");
+        set(&mut v, "/ProductArn", arn("aws", "cn-north-1"));
+        set(&mut v, "/Region", json!("cn-north-1"));
+        assert_only(&v, "ProductArn", "in partition aws-cn");
+        set(&mut v, "/ProductArn", arn("aws-cn", "cn-north-1"));
+        assert!(violations(&v).is_empty(), "{:?}", violations(&v));
     }
 
     #[test]

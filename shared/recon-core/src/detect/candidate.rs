@@ -77,16 +77,22 @@ impl Candidate {
     }
 
     /// Folds `new` (same finding key, same batch) into this candidate: counts add up, the
-    /// span widens, the latest activity's subject, region, address and list entry win, and
-    /// the evidence lists merge within their bounds.
+    /// span widens, the earliest activity's Region and the latest activity's subject, address
+    /// and list entry win, and the evidence lists merge within their bounds.
+    ///
+    /// The Region stays with the earliest activity: it places the finding in Security Hub
+    /// (`ProductArn`), and a finding that moved Region on update would be a second finding
+    /// there, created with `CreatedAt` before its `UpdatedAt`.
     pub fn absorb(&mut self, new: Candidate) {
         self.count += new.count;
+        if new.first_seen < self.first_seen {
+            self.region.clone_from(&new.region);
+        }
         self.first_seen = self.first_seen.min(new.first_seen);
         self.severity = self.severity.max(new.severity);
         if new.last_seen >= self.last_seen {
             self.last_seen = new.last_seen;
             self.subject = new.subject;
-            self.region = new.region;
             self.intel = new.intel.or(self.intel.take());
             self.remote_ip = new.remote_ip.or(self.remote_ip);
         }
@@ -118,7 +124,8 @@ impl Candidate {
     }
 
     /// The finding after this activity: a new one, or `existing` updated. `UpdatedAt` strictly
-    /// increases over the stored value even when the clock does not.
+    /// increases over the stored value even when the clock does not; the Region, and with it
+    /// the partition, are the stored finding's (see [`Candidate::absorb`]).
     pub fn apply(self, existing: Option<&Finding>, now: Timestamp) -> Finding {
         let id = self.finding_id();
         let Some(old) = existing else {
@@ -127,8 +134,8 @@ impl Candidate {
                 finding_type: self.finding_type,
                 severity: self.severity,
                 account_id: self.account_id,
+                partition: crate::asff::partition_of(&self.region).into(),
                 region: self.region,
-                partition: String::new(),
                 subject: self.subject,
                 remote_ip: self.remote_ip,
                 intel: self.intel,
@@ -146,11 +153,7 @@ impl Candidate {
             finding_type: self.finding_type,
             severity: self.severity.max(old.severity),
             account_id: self.account_id,
-            region: if newer {
-                self.region
-            } else {
-                old.region.clone()
-            },
+            region: old.region.clone(),
             partition: old.partition.clone(),
             subject: if newer {
                 self.subject

@@ -141,8 +141,7 @@ impl Engine {
         let mut attempt = 0;
         loop {
             let existing = store.load_finding(&id).await?;
-            let mut finding = c.clone().apply(existing.as_ref(), now);
-            finding.partition.clone_from(&self.config.partition);
+            let finding = c.clone().apply(existing.as_ref(), now);
             match store
                 .save_finding(&finding, existing.as_ref().map(|f| f.updated_at))
                 .await
