@@ -1155,6 +1155,69 @@ fn suppression_by_port_drops_probes_of_that_port() {
     );
 }
 
+#[test]
+fn a_high_probe_names_its_port_first_among_many() {
+    // Thirty ports probed twice each, then 9200 once: the bounded evidence still holds 9200,
+    // and the title and network details name it.
+    let mut flows: Vec<Flow> = (1..=30)
+        .flat_map(|p| {
+            [
+                Flow::inbound(SCANNER, p, T0 + i64::from(p)),
+                Flow::inbound(SCANNER, p, T0 + 40),
+            ]
+        })
+        .collect();
+    flows.push(Flow::inbound(SCANNER, 9200, T0 + 60));
+    let c = detect(&[(&key(0), &V5, &flows)]);
+    let f = single(&c.findings, PortProbeUnprotectedPort);
+    assert_eq!(f.severity, Severity::High);
+    assert_eq!(net(f).ports[0].port, 9200);
+    let v = asff(f);
+    assert_eq!(at(&v, "/Network/DestinationPort"), 9200);
+    let title = at(&v, "/Title");
+    assert!(
+        title.as_str().is_some_and(|t| t.contains("9200")),
+        "{title}"
+    );
+    let first = "/Action/PortProbeAction/PortProbeDetails/0/LocalPortDetails/Port";
+    assert_eq!(at(&v, first), 9200);
+}
+
+#[test]
+fn a_port_rule_suppresses_that_port_s_probes_not_a_high_probe_of_the_same_host() {
+    // One listed host probes SSH and then Elasticsearch: the rule for 22 takes the SSH probes
+    // out; the 9200 probe still raises its High finding, with only 9200 in it.
+    let rules = "[[rule]]\nname = \"ssh is fine\"\nport = 22\n";
+    let rules = Suppressions::parse("rules.toml", rules).expect("valid rules");
+    let flows = [
+        Flow::inbound(SCANNER, 22, T0),
+        Flow::inbound(SCANNER, 22, T0 + 5),
+        Flow::inbound(SCANNER, 9200, T0 + 10),
+    ];
+    let mut b = Batch::new(EngineConfig::default(), intel(), rules.clone());
+    b.scan_flows(&key(0), &V5, &flows);
+    let c = b.commit(&mut MemoryStore::default(), NOW_MS);
+    let f = single(&c.findings, PortProbeUnprotectedPort);
+    assert_eq!(f.severity, Severity::High);
+    assert_eq!(f.count, 1);
+    let ports: Vec<u16> = net(f).ports.iter().map(|p| p.port).collect();
+    assert_eq!(ports, [9200]);
+    assert!(
+        c.suppressed.is_empty(),
+        "the finding was raised: {:?}",
+        c.suppressed
+    );
+    // Only SSH probes: the finding is suppressed, and counted once.
+    let mut b = Batch::new(EngineConfig::default(), intel(), rules);
+    b.scan_flows(&key(0), &V5, &flows[..2]);
+    let c = b.commit(&mut MemoryStore::default(), NOW_MS);
+    assert!(c.findings.is_empty(), "{:#?}", brief(&c.findings));
+    assert_eq!(
+        c.suppressed,
+        [(PortProbeUnprotectedPort, "ssh is fine".to_owned())]
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Memory bound
 

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use super::port_probe::HIGH_SEVERITY_PORTS;
 use crate::finding::{
     ApiCall, ApiEvidence, Evidence, Finding, FindingType, IntelHit, NetworkEvidence, PortCount,
     Severity, Subject, MAX_EVIDENCE_ITEMS,
@@ -252,13 +253,22 @@ pub fn add_api(apis: &mut Vec<ApiCall>, call: ApiCall) {
     apis.truncate(MAX_EVIDENCE_ITEMS);
 }
 
-/// Adds a port to a bounded port list, most frequent first.
+/// Adds a port to a bounded port list.
+///
+/// Ports that rate a probe High (9200, 9300) come first, then the most frequent: the bounded
+/// list, the title and the network details of a High finding always name what made it High.
 pub fn add_port(ports: &mut Vec<PortCount>, p: PortCount) {
     match ports.iter_mut().find(|x| x.port == p.port) {
         Some(x) => x.count += p.count,
         None => ports.push(p),
     }
-    ports.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.port.cmp(&b.port)));
+    let high = |p: &PortCount| HIGH_SEVERITY_PORTS.contains(&p.port);
+    ports.sort_by(|a, b| {
+        high(b)
+            .cmp(&high(a))
+            .then_with(|| b.count.cmp(&a.count))
+            .then_with(|| a.port.cmp(&b.port))
+    });
     ports.truncate(MAX_EVIDENCE_ITEMS);
 }
 

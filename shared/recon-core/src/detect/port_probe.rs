@@ -15,6 +15,7 @@ use crate::finding::{
 };
 use crate::flowlog::{port_name, protocol_name};
 use crate::intel::IntelRef;
+use crate::suppress::Suppressions;
 use crate::time::Timestamp;
 
 /// Ports whose exposure GuardDuty rates High.
@@ -49,6 +50,8 @@ pub struct Probe<'a> {
 #[derive(Debug, Default)]
 pub struct PortProbeDetector {
     pending: HashMap<String, Candidate>,
+    /// Findings with a suppressed probe, and the first rule that suppressed one.
+    suppressed: HashMap<String, String>,
 }
 
 /// Severity of a probe of `port`.
@@ -61,8 +64,12 @@ pub fn severity(port: u16) -> Severity {
 }
 
 impl PortProbeDetector {
-    /// Folds one probe.
-    pub fn observe(&mut self, p: &Probe<'_>) {
+    /// Folds one probe, unless one of `rules` suppresses it.
+    ///
+    /// Rules are matched against each probe, not against the finding the probes add up to: a
+    /// finding holds several ports, each its own exposure with its own severity, and a rule for
+    /// port 22 must not hide a High probe of 9200 from the same host.
+    pub fn observe(&mut self, p: &Probe<'_>, rules: &Suppressions) {
         let c = Candidate {
             finding_type: FindingType::PortProbeUnprotectedPort,
             severity: severity(p.port),
@@ -88,6 +95,13 @@ impl PortProbeDetector {
             }),
         };
         let id = c.finding_id();
+        let mut ports = Vec::new();
+        if let Some(rule) = rules.matching(&c.facts(&mut ports)) {
+            self.suppressed
+                .entry(id)
+                .or_insert_with(|| rule.name.clone());
+            return;
+        }
         match self.pending.get_mut(&id) {
             Some(into) => into.absorb(c),
             None => {
@@ -96,11 +110,18 @@ impl PortProbeDetector {
         }
     }
 
-    /// Takes the pending candidates.
-    pub fn drain(&mut self) -> Vec<Candidate> {
+    /// Takes the pending candidates, and the names of the rules that suppressed every probe of
+    /// a finding (one a finding; a finding with probes left is not counted as suppressed).
+    pub fn drain(&mut self) -> (Vec<Candidate>, Vec<String>) {
+        let mut suppressed: Vec<(String, String)> = self
+            .suppressed
+            .drain()
+            .filter(|(id, _)| !self.pending.contains_key(id))
+            .collect();
+        suppressed.sort();
         let mut v: Vec<Candidate> = self.pending.drain().map(|(_, c)| c).collect();
         v.sort_by_key(|c| c.first_seen);
-        v
+        (v, suppressed.into_iter().map(|(_, rule)| rule).collect())
     }
 }
 
@@ -149,10 +170,12 @@ mod tests {
     fn probes_of_one_host_aggregate_and_elasticsearch_is_high() {
         let subject = Ec2Subject::default();
         let mut d = PortProbeDetector::default();
-        d.observe(&probe(22, 10, &subject));
-        d.observe(&probe(22, 20, &subject));
-        d.observe(&probe(9200, 30, &subject));
-        let out = d.drain();
+        let none = Suppressions::default();
+        d.observe(&probe(22, 10, &subject), &none);
+        d.observe(&probe(22, 20, &subject), &none);
+        d.observe(&probe(9200, 30, &subject), &none);
+        let (out, suppressed) = d.drain();
+        assert!(suppressed.is_empty());
         assert_eq!(out.len(), 1);
         let c = &out[0];
         assert_eq!(c.count, 3);

@@ -47,7 +47,13 @@ impl Engine {
         let mut candidates = self.first_call_candidates(store, &learning_ends).await?;
         candidates.extend(self.ip_callers.drain());
         candidates.extend(self.portscan.drain());
-        candidates.extend(self.probes.drain());
+        let (probes, suppressed_probes) = self.probes.drain();
+        candidates.extend(probes);
+        report.suppressed.extend(
+            suppressed_probes
+                .into_iter()
+                .map(|rule| (FindingType::PortProbeUnprotectedPort, rule)),
+        );
         let mut finals: HashMap<String, Finding> = HashMap::new();
         for c in candidates {
             let mut ports = Vec::new();

@@ -233,7 +233,7 @@ impl Engine {
                     time: crate::time::Timestamp(time_ms),
                     source: format!("{}:{line}", object.name),
                 };
-                self.probes.observe(&probe);
+                self.probes.observe(&probe, &self.suppressions);
             }
         }
         true
