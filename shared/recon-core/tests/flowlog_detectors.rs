@@ -329,6 +329,11 @@ fn unknown_account_falls_back_to_the_configured_account() {
     let r = b.scan_flows(name, &V2, &flows).clone();
     assert_eq!(r.records, flows.len() as u64);
     assert_eq!(r.evaluated, 0);
+    assert_eq!(
+        r.without_account,
+        flows.len() as u64,
+        "they are counted, and warned of"
+    );
     assert!(b
         .commit(&mut MemoryStore::default(), NOW_MS)
         .findings

@@ -41,6 +41,17 @@ pub const FLOW_FIELDS: &[Field] = &[
     Field::FlowDirection,
 ];
 
+/// What [`Engine::on_flow`] did with a record.
+#[derive(PartialEq, Eq)]
+enum Outcome {
+    /// A detector looked at it.
+    Evaluated,
+    /// Nothing to evaluate (no data, no time, no side known to be the instance).
+    Passed,
+    /// No account id: neither the record, the object's path nor the configuration gave one.
+    NoAccount,
+}
+
 /// Where the instance is in a record.
 struct Sides {
     local_is_src: bool,
@@ -103,9 +114,7 @@ impl Engine {
         let mut on_item = |line, item: Result<&FlowRecord<'_>, LineError>| match item {
             Ok(rec) => {
                 report.records += 1;
-                if self.on_flow(object, rec, account_hint, line) {
-                    report.evaluated += 1;
-                }
+                report.count(self.on_flow(object, rec, account_hint, line));
             }
             Err(e) if e.is_fatal() => {
                 tracing::warn!(object = %object.name, error = %e, "object read stopped early");
@@ -134,9 +143,7 @@ impl Engine {
                     match parser.parse(raw.bytes, &mut rec) {
                         Ok(()) => {
                             report.records += 1;
-                            if self.on_flow(object, &rec, account_hint, raw.index + 1) {
-                                report.evaluated += 1;
-                            }
+                            report.count(self.on_flow(object, &rec, account_hint, raw.index + 1));
                         }
                         Err(e) => report.issue(raw.index, false, e.to_string()),
                     }
@@ -151,23 +158,23 @@ impl Engine {
         }
     }
 
-    /// Evaluates one record; true when a detector looked at it.
+    /// Evaluates one record.
     fn on_flow(
         &mut self,
         object: &ObjectRef,
         rec: &FlowRecord<'_>,
         account_hint: Option<&str>,
         line: u64,
-    ) -> bool {
+    ) -> Outcome {
         if !rec.is_data() {
-            return false;
+            return Outcome::Passed;
         }
         let (Some(subject_key), Some(time)) = (rec.instance_id.or(rec.interface_id), rec.start)
         else {
-            return false;
+            return Outcome::Passed;
         };
         let Some(account) = rec.account_id.or(account_hint) else {
-            return false;
+            return Outcome::NoAccount;
         };
         let region = rec.region.or(object.region_hint.as_deref());
         let default_region = &self.config.default_region;
@@ -178,7 +185,7 @@ impl Engine {
             ec2: ec2_subject(rec),
         });
         let Some(sides) = self.sides(subject, rec) else {
-            return false;
+            return Outcome::Passed;
         };
         let opened_by_local = match initiator(rec) {
             Initiator::Source => sides.local_is_src,
@@ -236,7 +243,7 @@ impl Engine {
                 self.probes.observe(&probe, &self.suppressions);
             }
         }
-        true
+        Outcome::Evaluated
     }
 
     /// Which side of `rec` is the instance.
@@ -270,6 +277,13 @@ impl Engine {
             remote,
             local,
         })
+    }
+}
+
+impl ObjectReport {
+    fn count(&mut self, outcome: Outcome) {
+        self.evaluated += u64::from(outcome == Outcome::Evaluated);
+        self.without_account += u64::from(outcome == Outcome::NoAccount);
     }
 }
 

@@ -55,6 +55,9 @@ pub struct ObjectReport {
     pub evaluated: u64,
     /// Records passed over as AWS service activity.
     pub service_activity: u64,
+    /// Flow-log records not evaluated because no account was known: `account-id` `unknown`
+    /// or absent, none in the object's path, and none configured.
+    pub without_account: u64,
     /// Record issues (malformed records), the first [`MAX_ISSUES_KEPT`] of them.
     pub issues: Vec<RecordIssue>,
     /// All record issues, including those not kept.
@@ -186,6 +189,15 @@ impl Engine {
             ObjectKind::FlowLog | ObjectKind::FlowLogEvents => {
                 self.flow_state_touched = true;
                 self.scan_flowlog(object, opened, &mut report);
+                if report.without_account > 0 {
+                    tracing::warn!(
+                        object = %object.name,
+                        records = report.without_account,
+                        "flow-log records with no account id (account-id unknown, none in the \
+                         object's path) were not evaluated: give the account (recon scan \
+                         --account-id)"
+                    );
+                }
             }
             kind => tracing::info!(kind = kind.describe(), "not a log; object passed over"),
         }
