@@ -534,6 +534,59 @@ fn a_malformed_record_is_reported_with_file_and_index_and_the_scan_still_succeed
     );
 }
 
+#[test]
+fn a_gzip_file_cut_short_reports_the_cut_and_counts_the_records_before_it() {
+    let fx = Fixture::new();
+    let bob = user("bob");
+    let records: Vec<String> = (0..50)
+        .map(|i| {
+            let time = format!("2026-11-02T10:{i:02}:00Z");
+            record(
+                &bob,
+                "ec2.amazonaws.com",
+                "DescribeInstances",
+                &time,
+                TOR_IP,
+            )
+        })
+        .collect();
+    let plain = envelope(&records);
+    let gz = gzip(&plain);
+    // Alike records compress to little after the first: most of the file is needed for most
+    // of the records.
+    let cut = &gz[..gz.len() * 9 / 10];
+    // The records wholly in what a decoder makes of the cut file.
+    let mut decoded = Vec::new();
+    let failed =
+        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(cut), &mut decoded);
+    assert!(failed.is_err() && plain.starts_with(&decoded));
+    let mut end = 0;
+    let whole = records
+        .iter()
+        .take_while(|r| {
+            end += 1 + r.len();
+            end <= decoded.len()
+        })
+        .count();
+    assert!((10..50).contains(&whole), "{whole} records before the cut");
+    let file = trail_file(&fx.logs(), 2, "cut0000000000000");
+    write(&file, cut);
+    let out = fx.scan("asff");
+    let err = stderr(&out);
+    let expected = format!(
+        "{}: read stopped early: read failed: incomplete deflate stream (after {whole} records)",
+        file.display()
+    );
+    assert!(err.contains(&expected), "wanted {expected:?} in:\n{err}");
+    let findings = asff_findings(&out);
+    let tor = finding(&findings, "Recon:IAMUser/TorIPCaller", "user/bob");
+    assert_eq!(
+        tor["ProductFields"]["recon/count"],
+        whole.to_string(),
+        "{tor}"
+    );
+}
+
 /// Findings as JSON lines without their run times, and stderr with the state folder named
 /// `STATE`: what two scans of the same files into fresh states must share.
 fn comparable(out: &Output, state: &Path) -> (Vec<Value>, String) {

@@ -413,6 +413,115 @@ fn a_truncated_gzip_object_is_fatal_after_the_records_before_the_cut() {
     );
 }
 
+/// What a gzip decoder hands out of `gz` before it fails; panics when it does not fail.
+fn decoded_before_failure(gz: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut decoder = flate2::read::MultiGzDecoder::new(gz);
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match decoder.read(&mut chunk) {
+            Ok(0) => panic!("the stream ends without failing"),
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(_) => return out,
+        }
+    }
+}
+
+/// How many of `recs`, as `plain` holds them in order, end within its first `len` bytes.
+fn whole_records(plain: &[u8], recs: &[Rec], len: usize) -> u64 {
+    let mut from = 0;
+    let mut whole = 0;
+    for r in recs {
+        let json = r.json();
+        let at = plain[from..]
+            .windows(json.len())
+            .position(|w| w == json.as_bytes())
+            .expect("the record is in the object");
+        from += at + json.len();
+        whole += u64::from(from <= len);
+    }
+    whole
+}
+
+/// Scans the damaged gzip object `gz` in memory, streamed and on a reader as `--read-ahead`
+/// does: each counts `whole` records, and reports the read failure after them.
+fn assert_counts_before_failure(name: &str, gz: &[u8], whole: u64) {
+    let mut memory = Harness::new(0, tor_intel());
+    let mut streamed = Harness::new(0, tor_intel());
+    let read = {
+        let mut h = Harness::new(0, tor_intel());
+        let opened = recon_core::input::open_bytes(name, gz.to_vec(), h.engine.limits())
+            .unwrap_or_else(|e| panic!("{name}: cannot open: {e}"));
+        let kind = opened.kind;
+        let mut batches = Vec::new();
+        h.engine.trail_reader().read(opened, |batch| {
+            batches.push(batch);
+            true
+        });
+        h.engine.scan_read(&object(name), kind, batches)
+    };
+    for (how, report) in [
+        ("in memory", memory.scan(name, gz.to_vec())),
+        ("streamed", streamed.scan_streamed(name, gz.to_vec())),
+        ("read ahead", read),
+    ] {
+        let fatal = report.fatal.clone().unwrap_or_default();
+        assert!(
+            fatal.starts_with("read failed: "),
+            "{name} {how}: {report:?}"
+        );
+        assert_eq!(report.records, whole, "{name} {how}: {fatal}");
+        assert_eq!(
+            records_before_fatal(&report),
+            whole,
+            "{name} {how}: {fatal}"
+        );
+        assert!(
+            report.issues.is_empty(),
+            "{name} {how}: {:?}",
+            report.issues
+        );
+    }
+    let c = memory.commit();
+    let tor = expect_finding(&c.findings, TorIpCaller, &user_arn("bulk"));
+    assert_eq!(
+        tor.count, whole,
+        "{name}: every record before the failure counts"
+    );
+}
+
+#[test]
+fn a_small_gzip_file_cut_in_half_counts_every_record_before_the_cut() {
+    // Smaller than one read of the stream: the cut once cost every record.
+    let recs = many_records(50);
+    for (name, plain) in [
+        ("cut.json.gz", envelope(&recs)),
+        ("cut-lines.json.gz", lines(&recs)),
+    ] {
+        let gz = gzip(&plain);
+        let cut = &gz[..gz.len() / 2];
+        let decoded = decoded_before_failure(cut);
+        assert!(plain.starts_with(&decoded), "{name}: a prefix is decoded");
+        let whole = whole_records(&plain, &recs, decoded.len());
+        assert!(
+            (20..50).contains(&whole),
+            "{name}: {whole} records before the cut"
+        );
+        assert_counts_before_failure(name, cut, whole);
+    }
+}
+
+#[test]
+fn a_gzip_file_with_a_corrupt_checksum_counts_all_its_records_and_is_still_reported() {
+    let recs = many_records(50);
+    let mut gz = gzip(&envelope(&recs));
+    // The CRC-32 of the content, in the trailer's first four bytes.
+    let crc = gz.len() - 8;
+    gz[crc] ^= 0xFF;
+    assert_counts_before_failure("crc.json.gz", &gz, 50);
+}
+
 #[test]
 fn a_decompression_bomb_stops_at_the_limit_after_the_records_before_it() {
     let limits = Limits {

@@ -17,7 +17,8 @@
 //! there, a record left open at its line's end is reported once the object ends without
 //! closing it, and what a record closed early leaves on its line is reported with it. A stream
 //! that ends early (a truncated or corrupt gzip file) ends with an error saying how many
-//! records were read.
+//! records were read: the bytes read before the failure are read to their last whole record
+//! first, and the record the failure cut short is that error, not a broken record.
 
 use std::io::{self, Read};
 
@@ -127,6 +128,9 @@ pub struct RecordReader<R> {
     /// item, and the item's `{`. Every item starts so, and nothing nested does (it is
     /// indented deeper), so it is where reading resumes after a broken record.
     item_start: Option<Vec<u8>>,
+    /// Why the source failed after the bytes in `buf` (which then end the input, `eof`): the
+    /// fatal issue once those bytes are read, in place of however the input ended there.
+    failed: Option<String>,
 }
 
 impl RecordReader<io::Empty> {
@@ -149,6 +153,7 @@ impl RecordReader<io::Empty> {
             unescaped: Vec::new(),
             line_has_record: false,
             item_start: None,
+            failed: None,
         }
     }
 }
@@ -168,6 +173,7 @@ impl<R: Read> RecordReader<R> {
             unescaped: Vec::new(),
             line_has_record: false,
             item_start: None,
+            failed: None,
         }
     }
 
@@ -209,7 +215,13 @@ impl<R: Read> RecordReader<R> {
 
     fn step(&mut self) -> Result<Step, ReadIssue> {
         match self.state {
-            State::Done => Ok(Step::End),
+            State::Done => match self.failed.take() {
+                Some(reason) => Err(ReadIssue::Fatal {
+                    records: self.index,
+                    reason,
+                }),
+                None => Ok(Step::End),
+            },
             State::Start => self.start(),
             State::TopKeys => self.top_key(),
             State::InArray { envelope } => self.array_item(envelope),
@@ -245,7 +257,7 @@ impl<R: Read> RecordReader<R> {
 
     fn top_key(&mut self) -> Result<Step, ReadIssue> {
         let Some(b) = self.peek_byte()? else {
-            return Err(self.fatal("object ends before its closing '}'".into()));
+            return Err(self.ended("object ends before its closing '}'"));
         };
         match b {
             b',' => self.pos += 1,
@@ -272,8 +284,10 @@ impl<R: Read> RecordReader<R> {
             _ => key == b"\"Records\"",
         };
         self.pos = key_end;
-        if self.peek_byte()? != Some(b':') {
-            return Err(self.fatal("expected ':' after a top-level key".into()));
+        match self.peek_byte()? {
+            Some(b':') => {}
+            Some(_) => return Err(self.fatal("expected ':' after a top-level key".into())),
+            None => return Err(self.ended("object ends after a key")),
         }
         self.pos += 1;
         if is_records && self.peek_byte()? == Some(b'[') {
@@ -282,7 +296,7 @@ impl<R: Read> RecordReader<R> {
             return Ok(());
         }
         if self.peek_byte()?.is_none() {
-            return Err(self.fatal("object ends after a key".into()));
+            return Err(self.ended("object ends after a key"));
         }
         match self.complete(value_end) {
             Ok(end) => self.pos = end,
@@ -293,7 +307,7 @@ impl<R: Read> RecordReader<R> {
 
     fn array_item(&mut self, envelope: bool) -> Result<Step, ReadIssue> {
         let Some(b) = self.peek_byte()? else {
-            return Err(self.fatal("the records array is not closed".into()));
+            return Err(self.ended("the records array is not closed"));
         };
         match b {
             b',' => {
@@ -373,6 +387,13 @@ impl<R: Read> RecordReader<R> {
                 step
             }
             Some(b'0'..=b'9') if self.export_prefix()? => Ok(Step::Continue),
+            // The last line of a source that failed is cut short by the failure, not damaged.
+            Some(_)
+                if self.failed.is_some()
+                    && memchr::memchr(b'\n', &self.buf[self.pos..]).is_none() =>
+            {
+                Err(self.ended("the stream ends inside a line"))
+            }
             Some(_) if self.line_has_record => {
                 // What a damaged record left on its line is reported with that record, so that
                 // the records after it keep their numbers.
@@ -489,7 +510,7 @@ impl<R: Read> RecordReader<R> {
             return broken(index, &format!("{what} that does not end"), true);
         }
         if self.eof && limit - self.pos <= self.max_record {
-            return self.fatal(format!("the stream ends inside {what}"));
+            return self.ended(&format!("the stream ends inside {what}"));
         }
         // Read past it without keeping it; the items after it still count.
         self.index += 1;
@@ -693,7 +714,7 @@ impl<R: Read> RecordReader<R> {
             match scan(&self.buf, self.pos) {
                 Scan::Complete(end) => return Ok(end),
                 Scan::Incomplete if self.eof => {
-                    return Err(self.fatal("the stream ends inside a value".into()));
+                    return Err(self.ended("the stream ends inside a value"));
                 }
                 Scan::Incomplete => self.grow(self.pos)?,
                 Scan::Invalid { reason, .. } => return Err(self.fatal(reason.to_string())),
@@ -728,10 +749,11 @@ impl<R: Read> RecordReader<R> {
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.buf.truncate(filled);
+                    // What was read before the failure still holds records: it is read like
+                    // the end of the input, and the failure reported where that input ends.
+                    self.failed = Some(format!("read failed: {e}"));
                     self.eof = true;
-                    self.state = State::Done;
-                    return Err(self.fatal(format!("read failed: {e}")));
+                    break;
                 }
             }
             if filled - len >= CHUNK {
@@ -759,12 +781,25 @@ impl<R: Read> RecordReader<R> {
         }
     }
 
+    /// The fatal issue `reason`, after which nothing more is read. A read failure after the
+    /// bytes read so far is said too: it is not reported on its own after this.
     fn fatal(&mut self, reason: String) -> ReadIssue {
         self.state = State::Done;
+        let reason = match self.failed.take() {
+            Some(failed) => format!("{reason}; then {failed}"),
+            None => reason,
+        };
         ReadIssue::Fatal {
             records: self.index,
             reason,
         }
+    }
+
+    /// The fatal issue for input that ends where it must not (`reason`): the read failure that
+    /// ended it, when one did, for that is why it ends there.
+    fn ended(&mut self, reason: &str) -> ReadIssue {
+        let reason = self.failed.take().unwrap_or_else(|| reason.to_owned());
+        self.fatal(reason)
     }
 }
 
@@ -1239,6 +1274,131 @@ mod tests {
             matches!(&bad[..], [ReadIssue::Fatal { records: 2, .. }]),
             "{bad:?}"
         );
+    }
+
+    /// A source that hands out `.0` at most `.1` bytes a call, then fails as a gzip stream
+    /// cut short does.
+    struct Failing<'a>(&'a [u8], usize);
+
+    impl Read for Failing<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "incomplete deflate stream",
+                ));
+            }
+            let n = self.0.len().min(self.1).min(out.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    /// `items` joined by `between` inside `open` and `close`, and where each item ends.
+    fn joined(open: &str, items: &[String], between: &str, close: &str) -> (String, Vec<usize>) {
+        let mut data = open.to_owned();
+        let mut ends = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                data.push_str(between);
+            }
+            data.push_str(item);
+            ends.push(data.len());
+        }
+        data.push_str(close);
+        (data, ends)
+    }
+
+    #[test]
+    fn a_failed_read_keeps_every_whole_record_read_before_it_in_every_layout() {
+        let record = |n: usize| format!(r#"{{"eventVersion":"1.08","n":{n},"p":[{{"q":"}}"}}]}}"#);
+        let records: Vec<String> = (0..4).map(record).collect();
+        let pretty: Vec<String> = (0..4)
+            .map(|n| format!("{{\n    \"eventVersion\": \"1.08\",\n    \"n\": {n}\n  }}"))
+            .collect();
+        let entries = |key: &str| -> Vec<String> {
+            let text = |r: &String| serde_json::to_string(r).expect("a string");
+            let entry = |r| format!(r#"{{"EventId":"e","{key}":{}}}"#, text(r));
+            records.iter().map(entry).collect()
+        };
+        let exported: Vec<String> = records
+            .iter()
+            .map(|r| format!("2021-07-29T13:02:53.000Z {r}"))
+            .collect();
+        let objects = [
+            (
+                joined(r#"{"Records":["#, &records, ",", r#"],"x":{"y":1}}"#),
+                Layout::Envelope,
+            ),
+            (joined("[", &records, ", ", "]"), Layout::Array),
+            (joined("[\n  ", &pretty, ",\n  ", "\n]\n"), Layout::Array),
+            (joined("", &records, "\n", "\n"), Layout::Lines),
+            (joined("", &exported, "\n", "\n"), Layout::Lines),
+            (
+                joined(
+                    r#"{"Events":["#,
+                    &entries("CloudTrailEvent"),
+                    ",",
+                    r#"],"N":"t"}"#,
+                ),
+                Layout::EventHistory,
+            ),
+            (
+                joined(r#"{"events":["#, &entries("message"), ",", "]}"),
+                Layout::Messages,
+            ),
+        ];
+        for ((data, ends), layout) in objects {
+            for cut in 0..=data.len() {
+                let whole = ends.iter().filter(|&&end| end <= cut).count() as u64;
+                for chunk in [data.len().max(1), 7] {
+                    let source = Failing(&data.as_bytes()[..cut], chunk);
+                    let mut r = RecordReader::new(source, layout, 1 << 20);
+                    let mut seen = Vec::new();
+                    while let Some(item) = r.next_record() {
+                        seen.push(item.map(|raw| raw.index));
+                    }
+                    let want: Vec<Result<u64, ReadIssue>> = (0..whole)
+                        .map(Ok)
+                        .chain([Err(ReadIssue::Fatal {
+                            records: whole,
+                            reason: "read failed: incomplete deflate stream".into(),
+                        })])
+                        .collect();
+                    assert_eq!(seen, want, "{layout:?} cut at {cut}: {}", &data[..cut]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_damaged_record_before_a_failed_read_is_reported_and_so_is_the_failure() {
+        let data = br#"{"Records":[{"eventVersion":"1","a":[},{"eventVersion":"1","b":2},{"eve"#;
+        let mut r = RecordReader::new(Failing(data, data.len()), Layout::Envelope, 1 << 20);
+        let mut seen = Vec::new();
+        while let Some(item) = r.next_record() {
+            seen.push(item.map(|raw| raw.index));
+        }
+        let [Err(ReadIssue::Record { index: 0, .. }), Ok(1), Err(ReadIssue::Fatal { records: 2, reason })] =
+            &seen[..]
+        else {
+            panic!("{seen:?}")
+        };
+        assert_eq!(reason, "read failed: incomplete deflate stream");
+        // Data after the top-level value is reported as before, with the failure after it.
+        let data = br#"{"Records":[{"a":1}]} junk"#;
+        let mut r = RecordReader::new(Failing(data, data.len()), Layout::Envelope, 1 << 20);
+        assert!(matches!(r.next_record(), Some(Ok(_))));
+        let Some(Err(ReadIssue::Fatal { records: 1, reason })) = r.next_record() else {
+            panic!("a fatal issue")
+        };
+        assert!(
+            reason.contains("after the end of the top-level")
+                && reason.ends_with("read failed: incomplete deflate stream"),
+            "{reason}"
+        );
+        assert!(r.next_record().is_none());
     }
 
     #[test]
