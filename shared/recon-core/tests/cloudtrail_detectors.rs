@@ -663,6 +663,54 @@ fn assumed_role_sessions_with_different_names_share_the_role_baseline() {
 }
 
 #[test]
+fn role_sessions_without_their_issuer_share_the_role_baseline() {
+    // Records whose identity lacks `sessionContext` (an assumed role's session ARN only), and
+    // sessions of another account's role (`AWSAccount`, `AROA…:session`): each session is its
+    // role, so only the call the role never made is new.
+    let bare = |role: &str, session: &str| {
+        let mut id = assumed_role(role, session);
+        if let Some(o) = id.as_object_mut() {
+            o.remove("sessionContext");
+        }
+        id
+    };
+    let other =
+        |role: &str, session: &str| aws_account(&format!("{role}:{session}"), "444455556666");
+    let sessions = [
+        (
+            bare("deploy", "alice-session"),
+            bare("deploy", "bob-session"),
+            role_arn("deploy"),
+        ),
+        (
+            other("AROAOTHERROLE0001", "alice"),
+            other("AROAOTHERROLE0001", "bob"),
+            "AWSAccount:444455556666:AROAOTHERROLE0001".to_owned(),
+        ),
+    ];
+    for (first, second, key) in sessions {
+        let mut h = Harness::new(WEEK_MS, ThreatIntel::default());
+        let recs = [
+            account_opens(),
+            rec(first, EC2, "DescribeInstances", &at(2, 0, 0)),
+            rec(second.clone(), EC2, "DescribeInstances", &at(9, 0, 0)),
+            rec(second, EC2, "DescribeVpcs", &at(9, 0, 1)),
+        ];
+        h.scan("trail.json", envelope(&recs));
+        let c = h.commit();
+        assert_eq!(
+            types(&c.findings),
+            [NetworkPermissions],
+            "{:?}",
+            brief(&c.findings)
+        );
+        let f = expect_finding(&c.findings, NetworkPermissions, &key);
+        assert_eq!(new_apis(f), ["DescribeVpcs"], "{key}");
+        assert_eq!(api_evidence(f).principal_first_seen, Some(ts(&at(2, 0, 0))));
+    }
+}
+
+#[test]
 fn every_identity_shape_raises_distinct_valid_findings() {
     let mut h = Harness::new(0, tor_intel());
     let shapes = [

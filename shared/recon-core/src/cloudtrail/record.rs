@@ -288,7 +288,8 @@ pub fn is_instance_id(s: &str) -> bool {
 }
 
 /// The stable principal behind a record: an assumed-role session counts as its role
-/// (`sessionIssuer.arn`), a user as its user ARN, root as the account root.
+/// (`sessionIssuer.arn`, else the role its session ARN names), a user as its user ARN, root as
+/// the account root, a role session of another account (`AWSAccount`) as the role's unique id.
 pub fn principal(id: &UserIdentity<'_>, account_fallback: Option<&str>) -> Principal {
     let kind = nonempty(&id.kind).unwrap_or("Unknown");
     let account = nonempty(&id.account_id).or(account_fallback);
@@ -326,9 +327,10 @@ fn principal_key(
     match kind {
         "Root" => format!("arn:aws:iam::{acct}:root"),
         "AssumedRole" | "FederatedUser" | "Role" => issuer_arn
-            .or(arn)
             .map(str::to_owned)
-            .or_else(|| pid.map(|p| format!("{kind}:{acct}:{}", p.split(':').next().unwrap_or(p))))
+            .or_else(|| arn.filter(|_| kind == "AssumedRole").and_then(session_role))
+            .or_else(|| arn.map(str::to_owned))
+            .or_else(|| pid.map(|p| format!("{kind}:{acct}:{}", unique_id(p))))
             .unwrap_or_else(|| format!("{kind}:{acct}:unknown")),
         "IdentityCenterUser" => {
             let who = id.on_behalf_of.as_ref();
@@ -350,10 +352,42 @@ fn principal_key(
             "AWSService:{}",
             nonempty(&id.invoked_by).unwrap_or("unknown")
         ),
+        // A principal of another account: a user's id, or a role session's `AROA…:session`,
+        // which counts as its role.
+        "AWSAccount" => arn
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{kind}:{acct}:{}", pid.map_or("unknown", unique_id))),
         _ => arn
             .map(str::to_owned)
             .unwrap_or_else(|| format!("{kind}:{acct}:{}", pid.unwrap_or("unknown"))),
     }
+}
+
+/// The role of an assumed-role session ARN,
+/// `arn:<partition>:sts::<account>:assumed-role/<role>/<session>`, as
+/// `arn:<partition>:iam::<account>:role/<role>`; `None` for any other ARN.
+///
+/// The key of a session whose record has no `sessionIssuer`. The session ARN does not hold the
+/// role's path, so for a role with one (`role/team/Dev`) this key differs from the issuer ARN
+/// that keys the role's other sessions: its sessions without an issuer get a baseline of their
+/// own. No key is the same either way for such a role but its unique id (`AROA…`), and keying
+/// every role by that would make keys, which findings show and stored baselines hold, ids
+/// instead of ARNs. A name is unique in its account whatever the path, so the key never mixes
+/// two roles; most roles have no path, and service-linked ones (which do) are service activity.
+fn session_role(arn: &str) -> Option<String> {
+    let (partition, rest) = arn.strip_prefix("arn:")?.split_once(':')?;
+    let (account, resource) = rest.strip_prefix("sts::")?.split_once(':')?;
+    let (role, session) = resource.strip_prefix("assumed-role/")?.split_once('/')?;
+    (!partition.is_empty() && !account.is_empty() && !role.is_empty() && !session.is_empty())
+        .then(|| format!("arn:{partition}:iam::{account}:role/{role}"))
+}
+
+/// The unique id of the principal behind a principal id: for a role session (`AROA…:session`),
+/// the role's.
+fn unique_id(principal_id: &str) -> &str {
+    principal_id
+        .split_once(':')
+        .map_or(principal_id, |(id, _)| id)
 }
 
 fn session_info(id: &UserIdentity<'_>) -> Option<SessionInfo> {
@@ -571,6 +605,22 @@ mod tests {
                 "AWSAccount:444455556666:AIDAEXAMPLE",
             ),
             (
+                r#"{"type":"AWSAccount","principalId":"AROAEXAMPLE:build-42","accountId":"444455556666"}"#,
+                "AWSAccount:444455556666:AROAEXAMPLE",
+            ),
+            (
+                r#"{"type":"AssumedRole","principalId":"AROAEXAMPLE:s1","arn":"arn:aws:sts::111122223333:assumed-role/Dev/s1","accountId":"111122223333"}"#,
+                "arn:aws:iam::111122223333:role/Dev",
+            ),
+            (
+                r#"{"type":"AssumedRole","arn":"arn:aws-us-gov:sts::111122223333:assumed-role/Dev/s1","accountId":"111122223333","sessionContext":{"attributes":{"mfaAuthenticated":"false"}}}"#,
+                "arn:aws-us-gov:iam::111122223333:role/Dev",
+            ),
+            (
+                r#"{"type":"AssumedRole","principalId":"AROAEXAMPLE:s1","accountId":"111122223333"}"#,
+                "AssumedRole:111122223333:AROAEXAMPLE",
+            ),
+            (
                 r#"{"type":"IdentityCenterUser","accountId":"111122223333","onBehalfOf":{"userId":"u-1","identityStoreArn":"arn:aws:identitystore::111122223333:identitystore/d-1"}}"#,
                 "identity-center:arn:aws:identitystore::111122223333:identitystore/d-1:u-1",
             ),
@@ -601,6 +651,62 @@ mod tests {
             r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/R/two","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/R"}}}"#,
         );
         assert_eq!(principal(&a, None).key, principal(&b, None).key);
+    }
+
+    #[test]
+    fn sessions_without_their_issuer_share_the_role_and_only_it() {
+        let key = |json: &str| principal(&identity(json), None).key;
+        let session = |arn: &str| format!(r#"{{"type":"AssumedRole","arn":"{arn}"}}"#);
+        let one = key(&session("arn:aws:sts::1:assumed-role/R/one"));
+        let two = key(&session("arn:aws:sts::1:assumed-role/R/two"));
+        assert_eq!(one, two, "two sessions of one role");
+        let with_issuer = key(
+            r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/R/three","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/R"}}}"#,
+        );
+        assert_eq!(one, with_issuer, "with or without the issuer");
+        assert_ne!(one, key(&session("arn:aws:sts::1:assumed-role/S/one")));
+        assert_ne!(one, key(&session("arn:aws:sts::2:assumed-role/R/one")));
+        assert_ne!(one, key(&session("arn:aws-cn:sts::1:assumed-role/R/one")));
+        // A role with a path: its session ARN does not say the path, so the key without the
+        // issuer lacks it (see `session_role`).
+        let pathed = key(
+            r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/R/one","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/team/R"}}}"#,
+        );
+        assert_eq!(pathed, "arn:aws:iam::1:role/team/R");
+        // ARNs that are not assumed-role sessions keep their keys.
+        for arn in [
+            "arn:aws:sts::1:assumed-role/R",
+            "arn:aws:sts::1:federated-user/bob",
+            "arn:aws:iam::1:role/R",
+            "not an arn",
+        ] {
+            assert_eq!(key(&session(arn)), arn);
+        }
+        for (kind, arn) in [
+            ("IAMUser", "arn:aws:iam::1:user/alice"),
+            ("IAMUser", "arn:aws:iam::1:user/ops/alice"),
+            ("FederatedUser", "arn:aws:sts::1:federated-user/bob"),
+            ("Role", "arn:aws:sts::1:assumed-role/R/one"),
+        ] {
+            let json = format!(r#"{{"type":"{kind}","arn":"{arn}"}}"#);
+            assert_eq!(key(&json), arn, "{kind}");
+        }
+    }
+
+    #[test]
+    fn another_accounts_role_sessions_share_the_role_and_only_it() {
+        let key = |pid: &str| {
+            let json = format!(r#"{{"type":"AWSAccount","principalId":"{pid}","accountId":"4"}}"#);
+            principal(&identity(&json), None).key
+        };
+        assert_eq!(key("AROAONE:alice"), key("AROAONE:bob"));
+        assert_eq!(key("AROAONE:alice"), "AWSAccount:4:AROAONE");
+        assert_ne!(key("AROAONE:alice"), key("AROATWO:alice"));
+        assert_eq!(key("AIDAUSER"), "AWSAccount:4:AIDAUSER");
+        assert_ne!(key("AIDAUSER"), key("AIDAOTHER"));
+        // Other kinds keep the whole principal id.
+        let untyped = identity(r#"{"principalId":"x:y","accountId":"4"}"#);
+        assert_eq!(principal(&untyped, None).key, "Unknown:4:x:y");
     }
 
     #[test]
