@@ -102,9 +102,13 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
         },
     );
     progress.finish_and_clear();
+    // The run is stored only once its findings are out: findings stored as reported but never
+    // written (a full disk, a closed pipe) could not be had again.
+    store.hold();
     let commit = pollster::block_on(engine.commit(&mut store, Timestamp::now()))
         .context("could not store the results")?;
-    output::print(args.format, &commit)?;
+    output::print(args.format, &commit).context("could not write the findings; nothing stored")?;
+    store.persist().context("could not store the results")?;
     output::summary(&commit, &reports, skipped, outcome.unreadable, &state_dir);
     Ok(outcome)
 }

@@ -3,7 +3,9 @@
 //!
 //! Reads go to a write cache first and then to the database; every write of a run lands in one
 //! redb write transaction at [`Store::flush`], so a crash leaves the previous state intact (redb
-//! commits are atomic and durable).
+//! commits are atomic and durable). A held store ([`RedbStore::hold`]) keeps that transaction
+//! back until [`RedbStore::persist`]: `recon scan` persists a run only once its findings are
+//! written out.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -30,6 +32,8 @@ pub struct RedbStore {
     baselines: HashMap<String, i64>,
     findings: HashMap<String, Finding>,
     state: HashMap<String, Option<Vec<u8>>>,
+    /// While set, [`Store::flush`] leaves the writes in the cache.
+    held: bool,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -72,7 +76,21 @@ impl RedbStore {
             baselines: HashMap::new(),
             findings: HashMap::new(),
             state: HashMap::new(),
+            held: false,
         })
+    }
+
+    /// Keeps what is flushed in memory until [`RedbStore::persist`]. Findings that could not
+    /// be written out must not be stored as already reported: a failed write then leaves the
+    /// run undone, and scanning again reports them again.
+    pub fn hold(&mut self) {
+        self.held = true;
+    }
+
+    /// Makes everything written durable, in one transaction, and stops holding.
+    pub fn persist(&mut self) -> Result<(), StoreError> {
+        self.held = false;
+        self.write_all().map_err(backend)
     }
 
     fn read_i64(
@@ -221,6 +239,9 @@ impl Store for RedbStore {
     }
 
     async fn flush(&mut self) -> Result<(), StoreError> {
+        if self.held {
+            return Ok(());
+        }
         self.write_all().map_err(backend)
     }
 }

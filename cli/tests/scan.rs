@@ -242,6 +242,36 @@ impl Fixture {
 // ---------------------------------------------------------------------------------------------
 // Tests
 
+/// A run whose findings cannot be written (stdout on a full disk) stores nothing: scanning
+/// again reports the same findings, rather than skipping the files as already processed.
+#[cfg(target_os = "linux")]
+#[test]
+fn findings_that_could_not_be_written_are_reported_again() {
+    let fx = Fixture::new();
+    let (state, tor, logs) = (fx.state(), fx.tor_list(), fx.logs());
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let failed = Command::new(env!("CARGO_BIN_EXE_recon"))
+        .args(["scan", "--state", Fixture::path(&state), "--format", "asff"])
+        .args(["--learning-period", "0", "--tor-exits", Fixture::path(&tor)])
+        .arg(Fixture::path(&logs))
+        .env_remove("RECON_LOG")
+        .stdout(full)
+        .output()
+        .expect("run recon");
+    assert!(!failed.status.success(), "{}", stderr(&failed));
+    assert!(
+        stderr(&failed).contains("could not write the findings"),
+        "{}",
+        stderr(&failed)
+    );
+    let again = fx.scan("asff");
+    assert_success(&again);
+    assert_eq!(asff_findings(&again).len(), 3, "{}", stderr(&again));
+}
+
 #[test]
 fn asff_run_then_rerun_then_new_file_continues_the_same_state() {
     let fx = Fixture::new();
