@@ -1002,6 +1002,41 @@ fn ipv6_portscan_is_found_and_renders_valid_asff() {
     }
 }
 
+#[test]
+fn ipv6_with_global_addresses_in_a_v2_log_is_placed_by_the_address_every_record_shares() {
+    // VPC IPv6 addresses are global: a v2 record (no flow-direction) has no private side. The
+    // interface's own address is on each of its records, so a second peer names it, and the
+    // scan read before that is evaluated then.
+    let me = "2600:1f18:aa::15";
+    let mut flows: Vec<Flow> = sweep(TARGET_V6, 1000, 16, T0, 5)
+        .into_iter()
+        .map(|f| f.local(me))
+        .collect();
+    flows.push(Flow::inbound(SCANNER_V6, 22, T0 + 90).local(me));
+    flows.push(Flow::inbound(SCANNER_V6, 9200, T0 + 95).local(me));
+    let c = detect(&[(&key(0), &V2, &flows)]);
+    let scan = single(&c.findings, Portscan);
+    assert_eq!(scan.remote_ip, Some(ip(TARGET_V6)));
+    assert_eq!(net(scan).distinct_ports, Some(16));
+    assert_eq!(ec2(scan).local_ip, Some(ip(me)));
+    let probe = single(&c.findings, PortProbeUnprotectedPort);
+    assert_eq!(probe.remote_ip, Some(ip(SCANNER_V6)));
+    assert_eq!(probe.severity, Severity::High);
+    assert_eq!(probe.count, 2);
+}
+
+#[test]
+fn ipv6_records_of_one_peer_only_stay_unplaced_rather_than_guessed() {
+    // Nothing tells which of two global addresses is the interface's: no finding, rather than
+    // a scan blamed on its target.
+    let flows: Vec<Flow> = sweep(TARGET_V6, 1000, 16, T0, 5)
+        .into_iter()
+        .map(|f| f.local("2600:1f18:aa::15"))
+        .collect();
+    let c = detect(&[(&key(0), &V2, &flows)]);
+    assert!(c.findings.is_empty(), "{:#?}", brief(&c.findings));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Aggregation
 

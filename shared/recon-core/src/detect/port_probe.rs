@@ -96,7 +96,10 @@ impl PortProbeDetector {
         };
         let id = c.finding_id();
         let mut ports = Vec::new();
-        if let Some(rule) = rules.matching(&c.facts(&mut ports)) {
+        let suppressed = (!rules.is_empty())
+            .then(|| rules.matching(&c.facts(&mut ports)))
+            .flatten();
+        if let Some(rule) = suppressed {
             self.suppressed
                 .entry(id)
                 .or_insert_with(|| rule.name.clone());

@@ -47,6 +47,14 @@ impl Engine {
         let mut candidates = self.first_call_candidates(store, &learning_ends).await?;
         candidates.extend(self.ip_callers.drain());
         candidates.extend(self.portscan.drain());
+        let unplaced = self.sides.finish();
+        if unplaced > 0 {
+            tracing::info!(
+                records = unplaced,
+                "flow records whose interface's own address never showed (no flow-direction, \
+                 one peer only) were not evaluated"
+            );
+        }
         let (probes, suppressed_probes) = self.probes.drain();
         candidates.extend(probes);
         report.suppressed.extend(

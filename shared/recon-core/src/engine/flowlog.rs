@@ -7,6 +7,7 @@
 
 use std::net::IpAddr;
 
+use super::sides::{Flow, Held};
 use super::{Engine, ObjectRef, ObjectReport};
 use crate::cloudtrail::{Layout, ReadIssue, RecordReader};
 use crate::detect::port_probe::Probe;
@@ -50,13 +51,6 @@ enum Outcome {
     Passed,
     /// No account id: neither the record, the object's path nor the configuration gave one.
     NoAccount,
-}
-
-/// Where the instance is in a record.
-struct Sides {
-    local_is_src: bool,
-    remote: IpAddr,
-    local: IpAddr,
 }
 
 impl Engine {
@@ -184,76 +178,140 @@ impl Engine {
             region: region.unwrap_or(default_region).to_owned(),
             ec2: ec2_subject(rec),
         });
-        let Some(sides) = self.sides(subject, rec) else {
+        let (Some(src), Some(dst)) = (rec.source(), rec.destination()) else {
             return Outcome::Passed;
         };
-        let opened_by_local = match initiator(rec) {
-            Initiator::Source => sides.local_is_src,
-            Initiator::Destination => !sides.local_is_src,
+        let flow = Flow {
+            src,
+            dst,
+            srcport: rec.srcport,
+            dstport: rec.dstport,
+            protocol: rec.protocol,
+            action: rec.action,
+            initiator: initiator(rec),
+            time_ms: time.saturating_mul(1000),
+        };
+        let source = || format!("{}:{line}", object.name);
+        let at = Context {
+            account,
+            region,
+            subject_key,
+            source: &source,
+        };
+        match self.place(subject, rec.flow_direction, &flow) {
+            Some(local_is_src) => {
+                self.evaluate(subject, &flow, local_is_src, &at);
+                Outcome::Evaluated
+            }
+            None => {
+                let hold = || Held {
+                    flow: flow.clone(),
+                    account: account.to_owned(),
+                    region: region.map(str::to_owned),
+                    source: source(),
+                };
+                if let Some((local, waited)) = self.sides.offer(subject, &flow, hold) {
+                    self.learnt_local(subject, local);
+                    for h in waited {
+                        let local_is_src = h.flow.src == local;
+                        if !local_is_src && h.flow.dst != local {
+                            continue;
+                        }
+                        let source = || h.source.clone();
+                        let at = Context {
+                            account: &h.account,
+                            region: h.region.as_deref(),
+                            subject_key,
+                            source: &source,
+                        };
+                        self.evaluate(subject, &h.flow, local_is_src, &at);
+                    }
+                    self.evaluate(subject, &flow, flow.src == local, &at);
+                    return Outcome::Evaluated;
+                }
+                Outcome::Passed
+            }
+        }
+    }
+
+    /// Hands what one record shows to the detectors: an outbound attempt to Portscan, an
+    /// inbound accepted flow from a listed address to PortProbeUnprotectedPort.
+    #[inline(always)]
+    fn evaluate(&mut self, subject: u32, flow: &Flow, local_is_src: bool, at: &Context<'_>) {
+        let (local, remote) = if local_is_src {
+            (flow.src, flow.dst)
+        } else {
+            (flow.dst, flow.src)
+        };
+        let opened_by_local = match flow.initiator {
+            Initiator::Source => local_is_src,
+            Initiator::Destination => !local_is_src,
             Initiator::Unknown => false,
         };
-        let time_ms = time.saturating_mul(1000);
-        let (local_port, remote_port) = if sides.local_is_src {
-            (rec.srcport, rec.dstport)
+        let (local_port, remote_port) = if local_is_src {
+            (flow.srcport, flow.dstport)
         } else {
-            (rec.dstport, rec.srcport)
+            (flow.dstport, flow.srcport)
         };
-        if opened_by_local && sides.local_is_src {
-            if let (Some(port), Some(protocol @ (6 | 17))) = (remote_port, rec.protocol) {
-                let source = || format!("{}:{line}", object.name);
+        if opened_by_local && local_is_src {
+            if let (Some(port), Some(protocol @ (6 | 17))) = (remote_port, flow.protocol) {
                 let a = Attempt {
                     subject,
-                    remote: sides.remote,
+                    remote,
                     port,
                     protocol,
-                    time: time_ms,
-                    rejected: rec.action == Some(Action::Reject),
-                    source: &source,
+                    time: flow.time_ms,
+                    rejected: flow.action == Some(Action::Reject),
+                    source: at.source,
                 };
                 self.portscan.observe(&a);
             }
-        } else if !sides.local_is_src
+        } else if !local_is_src
             && !opened_by_local
-            && rec.action == Some(Action::Accept)
-            && matches!(rec.protocol, Some(6 | 17))
+            && flow.action == Some(Action::Accept)
+            && matches!(flow.protocol, Some(6 | 17))
             && local_port.is_some_and(|p| p != 0)
         {
-            let matches = self.intel.lookup(sides.remote);
+            let matches = self.intel.lookup(remote);
             let hit = matches.custom.or(matches.managed);
             if let (Some(hit), Some(port)) = (hit, local_port) {
                 let info = self.portscan.subject_info(subject).map(|s| {
                     if s.ec2.local_ip.is_none() {
-                        s.ec2.local_ip = Some(sides.local);
+                        s.ec2.local_ip = Some(local);
                     }
                     s.ec2.clone()
                 });
                 let ec2 = info.unwrap_or_default();
                 let probe = Probe {
-                    account_id: account,
-                    region: region.unwrap_or(&self.config.default_region),
-                    subject_key,
+                    account_id: at.account,
+                    region: at.region.unwrap_or(&self.config.default_region),
+                    subject_key: at.subject_key,
                     subject: &ec2,
-                    remote_ip: sides.remote,
+                    remote_ip: remote,
                     hit,
                     port,
-                    protocol: rec.protocol,
-                    time: crate::time::Timestamp(time_ms),
-                    source: format!("{}:{line}", object.name),
+                    protocol: flow.protocol,
+                    time: crate::time::Timestamp(flow.time_ms),
+                    source: (at.source)(),
                 };
                 self.probes.observe(&probe, &self.suppressions);
             }
         }
-        Outcome::Evaluated
     }
 
-    /// Which side of `rec` is the instance.
-    fn sides(&mut self, subject: u32, rec: &FlowRecord<'_>) -> Option<Sides> {
-        let (src, dst) = (rec.source()?, rec.destination()?);
+    /// Whether the instance is the source of `flow` (`None`: the record does not tell yet).
+    /// It is by the record's `flow-direction`, else the side whose address the interface was
+    /// seen with, else the private side of a flow with a public host.
+    #[inline(always)]
+    fn place(&mut self, subject: u32, direction: Option<Direction>, flow: &Flow) -> Option<bool> {
+        let (src, dst) = (flow.src, flow.dst);
         let known = self
             .portscan
             .subject_info(subject)
-            .and_then(|s| s.ec2.local_ip);
-        let local_is_src = match rec.flow_direction {
+            .and_then(|s| s.ec2.local_ip)
+            .filter(|ip| ip.is_ipv6() == src.is_ipv6())
+            .or_else(|| self.sides.known(subject, src));
+        let local_is_src = match direction {
             Some(Direction::Egress) => true,
             Some(Direction::Ingress) => false,
             None => match known {
@@ -266,18 +324,29 @@ impl Engine {
                 },
             },
         };
-        let (local, remote) = if local_is_src { (src, dst) } else { (dst, src) };
         if known.is_none() {
-            if let Some(s) = self.portscan.subject_info(subject) {
+            self.learnt_local(subject, if local_is_src { src } else { dst });
+        }
+        Some(local_is_src)
+    }
+
+    /// Records the interface's own address, unless it already has one.
+    fn learnt_local(&mut self, subject: u32, local: IpAddr) {
+        if let Some(s) = self.portscan.subject_info(subject) {
+            if s.ec2.local_ip.is_none() {
                 s.ec2.local_ip = Some(local);
             }
         }
-        Some(Sides {
-            local_is_src,
-            remote,
-            local,
-        })
     }
+}
+
+/// Where a record came from and what its findings name.
+struct Context<'a> {
+    account: &'a str,
+    region: Option<&'a str>,
+    subject_key: &'a str,
+    /// `object:line`, made when a finding needs it.
+    source: &'a dyn Fn() -> String,
 }
 
 impl ObjectReport {

@@ -9,6 +9,7 @@
 mod cloudtrail;
 mod commit;
 mod flowlog;
+mod sides;
 
 use std::fmt;
 
@@ -118,6 +119,8 @@ pub struct Engine {
     first_calls: FirstCallTracker,
     portscan: PortscanDetector,
     probes: PortProbeDetector,
+    /// Interfaces' own addresses learnt from records that do not say which side is theirs.
+    sides: sides::SideLearner,
     /// True once flow state was loaded or flow logs scanned: only then is it saved back.
     flow_state_touched: bool,
     accounts: Vec<(String, Timestamp)>,
@@ -143,6 +146,7 @@ impl Engine {
             ip_callers: IpCallerDetector::default(),
             first_calls: FirstCallTracker::default(),
             probes: PortProbeDetector::default(),
+            sides: sides::SideLearner::default(),
             flow_state_touched: false,
             accounts: Vec::new(),
             scratch: Vec::new(),
