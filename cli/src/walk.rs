@@ -64,6 +64,8 @@ fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
             walk_dir(&path, out)?;
         } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
             out.push(path);
+        } else if kind.is_symlink() && !path.exists() {
+            tracing::warn!(path = %path.display(), "broken symbolic link passed over");
         }
     }
     Ok(())

@@ -399,6 +399,19 @@ fn a_bad_learning_period_exits_2_naming_the_flag() {
     assert!(stdout(&out).is_empty());
 }
 
+#[cfg(unix)]
+#[test]
+fn a_broken_symbolic_link_is_named_and_passed_over() {
+    let fx = Fixture::new();
+    let link = fx.logs().join("gone.json.gz");
+    std::os::unix::fs::symlink(fx.logs().join("no-such-file"), &link).expect("symlink");
+    let out = fx.scan("table");
+    assert_success(&out);
+    let err = stderr(&out);
+    assert!(err.contains("broken symbolic link passed over"), "{err}");
+    assert!(err.contains("gone.json.gz"), "{err}");
+}
+
 #[test]
 fn a_region_that_is_no_region_exits_2_naming_the_flag() {
     // It would become the Region of findings' ProductArn, which Security Hub refuses.

@@ -290,10 +290,22 @@ impl<R: Read> RecordReader<R> {
             None => return Err(self.ended("object ends after a key")),
         }
         self.pos += 1;
-        if is_records && self.peek_byte()? == Some(b'[') {
-            self.pos += 1;
-            self.state = State::InArray { envelope: true };
-            return Ok(());
+        if is_records {
+            match self.peek_byte()? {
+                Some(b'[') => {
+                    self.pos += 1;
+                    self.state = State::InArray { envelope: true };
+                    return Ok(());
+                }
+                Some(_) => {
+                    let key = match self.layout {
+                        Layout::EventHistory | Layout::Messages => "Events",
+                        _ => "Records",
+                    };
+                    return Err(self.fatal(format!("{key} is not an array of records")));
+                }
+                None => {}
+            }
         }
         if self.peek_byte()?.is_none() {
             return Err(self.ended("object ends after a key"));
@@ -928,6 +940,22 @@ mod tests {
         let (ok, bad) = read_all(data, Layout::Envelope);
         assert_eq!(ok, [r#"{"eventName":"A"}"#, r#"{"eventName":"B"}"#]);
         assert!(bad.is_empty(), "{bad:?}");
+    }
+
+    #[test]
+    fn records_that_are_not_an_array_are_reported() {
+        // One record where an array belongs read as nothing, without a word.
+        for (data, key) in [
+            (&br#"{"Records":{"eventName":"A"}}"#[..], "Records"),
+            (&br#"{"Records":null}"#[..], "Records"),
+        ] {
+            let (ok, bad) = read_all(data, Layout::Envelope);
+            assert!(ok.is_empty());
+            let [ReadIssue::Fatal { records: 0, reason }] = bad.as_slice() else {
+                panic!("{bad:?}")
+            };
+            assert_eq!(reason, &format!("{key} is not an array of records"));
+        }
     }
 
     #[test]

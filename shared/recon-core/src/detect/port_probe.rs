@@ -187,8 +187,10 @@ mod tests {
         let Evidence::Network(n) = &c.evidence else {
             panic!("network evidence")
         };
-        assert_eq!(n.ports[0].port, 22);
-        assert_eq!(n.ports[0].name.as_deref(), Some("SSH"));
+        // The port that makes it High comes first, then the most probed.
+        let ports: Vec<(u16, u64)> = n.ports.iter().map(|p| (p.port, p.count)).collect();
+        assert_eq!(ports, [(9200, 1), (22, 2)]);
+        assert_eq!(n.ports[1].name.as_deref(), Some("SSH"));
         assert_eq!(
             c.intel.as_ref().map(|h| h.entry.as_str()),
             Some("198.51.100.0/24")
