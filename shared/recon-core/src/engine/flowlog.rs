@@ -203,35 +203,41 @@ impl Engine {
                 self.evaluate(subject, &flow, local_is_src, &at);
                 Outcome::Evaluated
             }
-            None => {
-                let hold = || Held {
-                    flow: flow.clone(),
-                    account: account.to_owned(),
-                    region: region.map(str::to_owned),
-                    source: source(),
-                };
-                if let Some((local, waited)) = self.sides.offer(subject, &flow, hold) {
-                    self.learnt_local(subject, local);
-                    for h in waited {
-                        let local_is_src = h.flow.src == local;
-                        if !local_is_src && h.flow.dst != local {
-                            continue;
-                        }
-                        let source = || h.source.clone();
-                        let at = Context {
-                            account: &h.account,
-                            region: h.region.as_deref(),
-                            subject_key,
-                            source: &source,
-                        };
-                        self.evaluate(subject, &h.flow, local_is_src, &at);
-                    }
-                    self.evaluate(subject, &flow, flow.src == local, &at);
-                    return Outcome::Evaluated;
-                }
-                Outcome::Passed
-            }
+            None => self.learn_side(subject, &flow, &at),
         }
+    }
+
+    /// A record the address space does not place: it waits for its interface's address, or
+    /// shows it, and then it and the records that waited are evaluated (see
+    /// [`super::sides`]).
+    #[cold]
+    fn learn_side(&mut self, subject: u32, flow: &Flow, at: &Context<'_>) -> Outcome {
+        let hold = || Held {
+            flow: flow.clone(),
+            account: at.account.to_owned(),
+            region: at.region.map(str::to_owned),
+            source: (at.source)(),
+        };
+        let Some((local, waited)) = self.sides.offer(subject, flow, hold) else {
+            return Outcome::Passed;
+        };
+        self.learnt_local(subject, local);
+        for h in waited {
+            let local_is_src = h.flow.src == local;
+            if !local_is_src && h.flow.dst != local {
+                continue;
+            }
+            let source = || h.source.clone();
+            let held_at = Context {
+                account: &h.account,
+                region: h.region.as_deref(),
+                subject_key: at.subject_key,
+                source: &source,
+            };
+            self.evaluate(subject, &h.flow, local_is_src, &held_at);
+        }
+        self.evaluate(subject, flow, flow.src == local, at);
+        Outcome::Evaluated
     }
 
     /// Hands what one record shows to the detectors: an outbound attempt to Portscan, an
