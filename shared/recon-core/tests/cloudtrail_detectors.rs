@@ -7,7 +7,7 @@ mod common;
 use std::net::IpAddr;
 
 use common::*;
-use recon_core::finding::{FindingType, IntelHit, ListKind, Severity};
+use recon_core::finding::{Evidence, FindingType, IntelHit, ListKind, Severity};
 use recon_core::intel::ThreatIntel;
 use recon_core::suppress::Suppressions;
 use recon_core::time::Timestamp;
@@ -287,6 +287,53 @@ fn calls_inside_the_learning_period_raise_nothing_and_become_baseline() {
     h.scan("day9.json", envelope(&after));
     let c = h.commit();
     assert!(c.findings.is_empty(), "{:?}", brief(&c.findings));
+}
+
+#[test]
+fn a_first_seen_finding_names_a_new_api_with_its_service_however_many_calls() {
+    // One call of a first new API, then 25 others called three times each: the bounded call
+    // list keeps the 20 most frequent, and the finding must still name an API with its
+    // service (it once said "including DescribeLogGroups," with no service and no ServiceName).
+    let mut h = Harness::new(WEEK_MS, ThreatIntel::default());
+    let admin = iam_user("admin");
+    let mut recs = vec![
+        account_opens(),
+        rec(
+            admin.clone(),
+            "logs.amazonaws.com",
+            "DescribeLogGroups",
+            &at(9, 10, 0),
+        ),
+    ];
+    for i in 0..25u32 {
+        for n in 0..3 {
+            let api = format!("GetBucketThing{i:02}");
+            recs.push(rec(admin.clone(), S3, &api, &at(9, 11 + n, i)));
+        }
+    }
+    h.scan("trail.json", envelope(&recs));
+    let c = h.commit();
+    let f = expect_finding(&c.findings, ResourcePermissions, &user_arn("admin"));
+    let Evidence::Api(ev) = &f.evidence else {
+        panic!("api evidence")
+    };
+    assert_eq!(
+        ev.new_apis.len(),
+        20,
+        "bounded as across runs: {:?}",
+        ev.new_apis
+    );
+    let v = recon_core::asff::render(f);
+    let action = &v["Action"]["AwsApiCallAction"];
+    assert_eq!(action["ServiceName"], "s3.amazonaws.com", "{action}");
+    let api = action["Api"].as_str().unwrap_or_default();
+    assert!(api.starts_with("GetBucketThing"), "{action}");
+    let description = v["Description"].as_str().unwrap_or_default();
+    assert!(
+        description.contains(&format!("{api} (s3.amazonaws.com)")),
+        "{description}"
+    );
+    assert_valid_asff(&c.findings);
 }
 
 #[test]

@@ -41,8 +41,9 @@ pub(super) fn is_first_seen_type(t: FindingType) -> bool {
     )
 }
 
-/// The API a finding is about and its service: for first-seen types the first new API,
-/// otherwise the most frequent one.
+/// The API a finding is about and its service: for first-seen types the first new API that the
+/// bounded list of calls still holds (so its service is known), else the first new API;
+/// otherwise the most frequent call.
 pub(super) fn main_api(t: FindingType, ev: &ApiEvidence) -> Option<(&str, Option<&str>)> {
     let service_of = |api: &str| {
         ev.apis
@@ -51,7 +52,12 @@ pub(super) fn main_api(t: FindingType, ev: &ApiEvidence) -> Option<(&str, Option
             .and_then(|c| non_blank(Some(&c.service)))
     };
     if is_first_seen_type(t) {
-        if let Some(api) = ev.new_apis.iter().find_map(|a| non_blank(Some(a))) {
+        let mut new = ev.new_apis.iter().filter_map(|a| non_blank(Some(a)));
+        if let Some(api) = new
+            .clone()
+            .find(|a| service_of(a).is_some())
+            .or_else(|| new.next())
+        {
             return Some((api, service_of(api)));
         }
     }

@@ -195,11 +195,7 @@ fn merge_api(old: &ApiEvidence, new: ApiEvidence, newer: bool) -> ApiEvidence {
         add_api(&mut apis, call);
     }
     let mut new_apis = old.new_apis.clone();
-    for api in new.new_apis {
-        if !new_apis.contains(&api) && new_apis.len() < MAX_EVIDENCE_ITEMS {
-            new_apis.push(api);
-        }
-    }
+    add_new_apis(&mut new_apis, new.new_apis);
     let mut event_ids = old.event_ids.clone();
     event_ids.extend(new.event_ids);
     keep_last(&mut event_ids, MAX_EVIDENCE_ITEMS);
@@ -232,6 +228,16 @@ fn merge_net(old: &NetworkEvidence, new: NetworkEvidence) -> NetworkEvidence {
         distinct_ports: new.distinct_ports.max(old.distinct_ports),
         blocked: new.blocked && old.blocked,
         sources,
+    }
+}
+
+/// Adds APIs to a bounded list of what was new, in order, each once: the same list whether the
+/// calls came in one run or several.
+pub fn add_new_apis(new_apis: &mut Vec<String>, more: Vec<String>) {
+    for api in more {
+        if !new_apis.contains(&api) && new_apis.len() < MAX_EVIDENCE_ITEMS {
+            new_apis.push(api);
+        }
     }
 }
 

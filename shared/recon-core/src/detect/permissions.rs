@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use super::candidate::Candidate;
+use super::candidate::{add_new_apis, Candidate};
 use super::ip_caller::candidate;
 use crate::catalog::Category;
 use crate::finding::{Evidence, FindingType, Principal, Severity};
@@ -159,7 +159,7 @@ pub fn new_call_candidates(
                 };
                 into.absorb(c);
                 if let Evidence::Api(e) = &mut into.evidence {
-                    e.new_apis.extend(new_apis);
+                    add_new_apis(&mut e.new_apis, new_apis);
                 }
             }
             None => by_type.push((c.finding_type, c)),
