@@ -32,6 +32,9 @@ pub enum Format {
     Asff,
     /// One ASFF finding per line.
     Jsonl,
+    /// One `batch-import-findings` request per line: a JSON array of at most 100 findings and
+    /// 6 MB, each finding at most 240 KB (shrunk or, failing that, left out with a warning).
+    AsffBatches,
 }
 
 /// `recon scan` arguments.

@@ -1,5 +1,5 @@
-//! What `recon scan` prints: findings on stdout (table, ASFF array or JSON lines) and a summary
-//! of the run on stderr.
+//! What `recon scan` prints: findings on stdout (table, ASFF array, JSON lines or import-sized
+//! batches) and a summary of the run on stderr.
 
 use std::io::Write;
 use std::path::Path;
@@ -25,9 +25,8 @@ pub fn print(format: Format, commit: &CommitReport) -> Result<()> {
                 let per = asff::MAX_FINDINGS_PER_BATCH;
                 tracing::warn!(
                     findings = n,
-                    "batch-import-findings takes at most {per} findings a call: split the \
-                     array, one batch a line, with jq -c '. as $f | range(0; length; {per}) \
-                     as $i | $f[$i:$i+{per}]'"
+                    "batch-import-findings takes at most {per} findings a call: use \
+                     --format asff-batches for one import request a line"
                 );
             }
             write!(out, "[")?;
@@ -42,6 +41,16 @@ pub fn print(format: Format, commit: &CommitReport) -> Result<()> {
         Format::Jsonl => {
             for v in commit.findings.iter().filter_map(rendered) {
                 serde_json::to_writer(&mut out, &v)?;
+                writeln!(out)?;
+            }
+        }
+        Format::AsffBatches => {
+            // Batching sizes every finding, so all of them are rendered first: this format
+            // holds the run's findings in memory, the others write them one at a time.
+            let findings: Vec<serde_json::Value> =
+                commit.findings.iter().filter_map(rendered).collect();
+            for batch in asff::batches(findings) {
+                serde_json::to_writer(&mut out, &batch)?;
                 writeln!(out)?;
             }
         }

@@ -273,6 +273,63 @@ fn findings_that_could_not_be_written_are_reported_again() {
 }
 
 #[test]
+fn more_findings_than_one_import_takes_come_in_import_sized_batches() {
+    // 150 principals listing buckets from a Tor exit, each for the first time: 300 findings,
+    // more than the 100 that one batch-import-findings call takes. One request a line, each
+    // one Security Hub accepts.
+    let fx = Fixture::new();
+    let records: Vec<String> = (0..150)
+        .map(|i| {
+            let who = user(&format!("u{i:03}"));
+            record(
+                &who,
+                "s3.amazonaws.com",
+                "ListBuckets",
+                "2026-11-01T10:00:00Z",
+                TOR_IP,
+            )
+        })
+        .collect();
+    let logs = fx.state().with_file_name("many");
+    write(
+        &trail_file(&logs, 1, "cccccccccccccccc"),
+        &gzip(&envelope(&records)),
+    );
+    let out = recon(&[
+        "scan",
+        "--state",
+        Fixture::path(&fx.state()),
+        "--format",
+        "asff-batches",
+        "--learning-period",
+        "0",
+        "--tor-exits",
+        Fixture::path(&fx.tor_list()),
+        Fixture::path(&logs),
+    ]);
+    assert_success(&out);
+    let batches: Vec<Vec<Value>> = stdout(&out)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [100, 100, 100]);
+    let all: Vec<&Value> = batches.iter().flatten().collect();
+    for kind in ["TorIPCaller", "ResourcePermissions"] {
+        let n = all
+            .iter()
+            .filter(|f| f["Types"][0].as_str().is_some_and(|t| t.ends_with(kind)));
+        assert_eq!(n.count(), 150, "{kind}");
+    }
+    for batch in &batches {
+        assert!(asff::validate_batch(batch).is_ok());
+        for f in batch {
+            assert!(asff::validate(f).is_ok(), "{}", f["Id"]);
+        }
+    }
+}
+
+#[test]
 fn asff_run_then_rerun_then_new_file_continues_the_same_state() {
     let fx = Fixture::new();
     let first = asff_findings(&fx.scan("asff"));
