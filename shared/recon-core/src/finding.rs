@@ -269,6 +269,10 @@ pub struct NetworkEvidence {
     pub ports: Vec<PortCount>,
     /// Distinct ports in the window that raised a Portscan.
     pub distinct_ports: Option<u32>,
+    /// True when `distinct_ports` is a lower bound: a window keeps at most four times the
+    /// threshold of ports, and more were contacted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub distinct_ports_at_least: bool,
     /// True when the traffic was rejected.
     pub blocked: bool,
     /// The flow-log objects and line numbers that carried it (bounded), e.g. `key:123`.

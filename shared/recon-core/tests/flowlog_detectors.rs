@@ -557,6 +557,38 @@ fn rejected_attempts_count_toward_a_portscan() {
 }
 
 #[test]
+fn a_scan_of_more_ports_than_a_window_keeps_says_at_least() {
+    // A window keeps 60 ports (four times the threshold): a 1,000-port scan must not claim it
+    // contacted exactly 60.
+    let c = detect(&[(&key(0), &V5, &sweep(TARGET, 1000, 1000, T0, 0))]);
+    let f = single(&c.findings, Portscan);
+    assert_eq!(f.count, 1000);
+    assert_eq!(net(f).distinct_ports, Some(60));
+    assert!(net(f).distinct_ports_at_least);
+    let v = asff(f);
+    let description = at(&v, "/Description")
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        description.contains("at least 60 distinct TCP ports"),
+        "{description}"
+    );
+    assert_eq!(
+        at(&v, "/ProductFields/recon~1distinct-ports-at-least"),
+        "true"
+    );
+    // Within what a window keeps, the count is exact.
+    let c = detect(&[(&key(0), &V5, &sweep(TARGET, 1000, 16, T0, 5))]);
+    let f = single(&c.findings, Portscan);
+    assert_eq!(net(f).distinct_ports, Some(16));
+    assert!(!net(f).distinct_ports_at_least);
+    assert!(asff(f)
+        .pointer("/ProductFields/recon~1distinct-ports-at-least")
+        .is_none());
+}
+
+#[test]
 fn scanning_an_internal_host_counts() {
     let internal = "10.0.2.30";
     // With flow-direction.

@@ -292,8 +292,13 @@ fn scan_sentences(
     ev: &NetworkEvidence,
 ) -> Vec<String> {
     let distinct = ev.distinct_ports.map_or(ev.ports.len() as u64, u64::from);
+    let at_least = if ev.distinct_ports_at_least {
+        "at least "
+    } else {
+        ""
+    };
     let mut out = vec![format!(
-        "{subject} contacted {} on {} {window} ({}).",
+        "{subject} contacted {at_least}{} on {} {window} ({}).",
         count_of(distinct, &format!("distinct {proto}port")),
         remote(f),
         count_of(f.count, "flow")

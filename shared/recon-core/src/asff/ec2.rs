@@ -289,6 +289,10 @@ fn fields(probe: bool, e: &Ec2Subject, ev: &NetworkEvidence) -> Fields {
         ("local-ip", e.local_ip.map(|i| i.to_string())),
         ("protocol", ev.protocol.clone()),
         ("distinct-ports", ev.distinct_ports.map(|n| n.to_string())),
+        (
+            "distinct-ports-at-least",
+            ev.distinct_ports_at_least.then(|| "true".to_owned()),
+        ),
     ];
     out.extend(optional.into_iter().filter_map(|(k, v)| Some((k, v?))));
     out.push(("blocked", ev.blocked.to_string()));

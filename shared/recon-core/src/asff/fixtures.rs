@@ -133,6 +133,7 @@ pub(super) fn network_evidence(ports: &[(u16, Option<&str>, u64)]) -> NetworkEvi
             })
             .collect(),
         distinct_ports: None,
+        distinct_ports_at_least: false,
         blocked: false,
         sources: vec!["AWSLogs/111122223333/vpcflowlogs/us-east-1/2024/05/01/f.log.gz:17".into()],
     }

@@ -115,6 +115,7 @@ impl Candidate {
                 a.sources.extend(b.sources);
                 a.sources.truncate(MAX_EVIDENCE_ITEMS);
                 a.distinct_ports = a.distinct_ports.max(b.distinct_ports);
+                a.distinct_ports_at_least |= b.distinct_ports_at_least;
                 a.blocked = a.blocked && b.blocked;
                 if a.protocol.is_none() {
                     a.protocol = b.protocol;
@@ -226,6 +227,7 @@ fn merge_net(old: &NetworkEvidence, new: NetworkEvidence) -> NetworkEvidence {
         protocol: new.protocol.or_else(|| old.protocol.clone()),
         ports,
         distinct_ports: new.distinct_ports.max(old.distinct_ports),
+        distinct_ports_at_least: new.distinct_ports_at_least || old.distinct_ports_at_least,
         blocked: new.blocked && old.blocked,
         sources,
     }

@@ -90,6 +90,7 @@ impl PortProbeDetector {
                     count: 1,
                 }],
                 distinct_ports: None,
+                distinct_ports_at_least: false,
                 blocked: false,
                 sources: vec![p.source.clone()],
             }),

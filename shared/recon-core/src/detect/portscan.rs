@@ -75,6 +75,9 @@ struct Ports {
     more: Option<Box<Vec<(u16, i64)>>>,
     first_port: u16,
     has_first: bool,
+    /// True once a port was not kept for the cap: the window saw more distinct ports than it
+    /// holds.
+    capped: bool,
 }
 
 /// [`Ports`] as stored: the first port or null, then the others.
@@ -84,11 +87,16 @@ struct StoredPorts {
     first: Option<(u16, i64)>,
     #[serde(rename = "m", default, skip_serializing_if = "Vec::is_empty")]
     more: Vec<(u16, i64)>,
+    #[serde(rename = "c", default, skip_serializing_if = "is_false")]
+    capped: bool,
 }
 
 impl From<StoredPorts> for Ports {
     fn from(s: StoredPorts) -> Self {
-        let mut ports = Ports::default();
+        let mut ports = Ports {
+            capped: s.capped,
+            ..Ports::default()
+        };
         // Stored windows hold at least their first port; one without is read as empty.
         if let Some((port, time)) = s.first {
             (ports.first_port, ports.first_time, ports.has_first) = (port, time, true);
@@ -103,6 +111,7 @@ impl From<Ports> for StoredPorts {
         StoredPorts {
             first: p.has_first.then_some((p.first_port, p.first_time)),
             more: p.more.map(|m| *m).unwrap_or_default(),
+            capped: p.capped,
         }
     }
 }
@@ -152,6 +161,8 @@ impl Ports {
             entry.1 = entry.1.max(time);
         } else if len < cap {
             more.push((port, time));
+        } else {
+            self.capped = true;
         }
         if more.is_empty() {
             self.more = None;
@@ -491,6 +502,7 @@ impl PortscanDetector {
                 protocol: Some(protocol_label(w.protocol)),
                 ports,
                 distinct_ports: Some(u32::try_from(w.ports.len()).unwrap_or(u32::MAX)),
+                distinct_ports_at_least: w.ports.capped,
                 blocked: w.rejected == w.attempts,
                 sources: if first_time {
                     vec![(a.source)()]
