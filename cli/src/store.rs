@@ -168,15 +168,20 @@ impl Store for RedbStore {
         Ok(())
     }
 
+    async fn load_account(&self, account: &str) -> Result<Option<Timestamp>, StoreError> {
+        let known = match self.accounts.get(account) {
+            Some(v) => Some(*v),
+            None => self.read_i64(ACCOUNTS, account)?,
+        };
+        Ok(known.map(Timestamp))
+    }
+
     async fn observe_account(
         &mut self,
         account: &str,
         first: Timestamp,
     ) -> Result<Timestamp, StoreError> {
-        let known = match self.accounts.get(account) {
-            Some(v) => Some(*v),
-            None => self.read_i64(ACCOUNTS, account)?,
-        };
+        let known = self.load_account(account).await?.map(|t| t.0);
         let v = known.map_or(first.0, |k| k.min(first.0));
         self.accounts.insert(account.to_owned(), v);
         Ok(Timestamp(v))

@@ -40,6 +40,12 @@ pub trait Store {
         object_ids: &[String],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// The earliest event time stored for an account, if any.
+    fn load_account(
+        &self,
+        account_id: &str,
+    ) -> impl Future<Output = Result<Option<Timestamp>, StoreError>> + Send;
+
     /// Keeps the earliest event time observed for an account and returns it.
     fn observe_account(
         &mut self,
@@ -111,6 +117,10 @@ impl Store for MemoryStore {
     async fn mark_processed(&mut self, object_ids: &[String]) -> Result<(), StoreError> {
         self.processed.extend(object_ids.iter().cloned());
         Ok(())
+    }
+
+    async fn load_account(&self, account: &str) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self.accounts.get(account).copied())
     }
 
     async fn observe_account(

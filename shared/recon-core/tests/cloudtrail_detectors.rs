@@ -922,6 +922,33 @@ fn a_second_commit_continues_the_baselines_of_the_first() {
 // Aggregation
 
 #[test]
+fn older_logs_after_newer_ones_are_reported_as_a_backfill() {
+    // A second run that brings the account's earlier days moves its learning period back; the
+    // calls the first run took as learning are not looked at again, so the run says so.
+    let newer = || envelope(&[rec(iam_user("bob"), EC2, "DescribeInstances", &at(9, 0, 0))]);
+    let older = || envelope(&[rec(iam_user("ann"), S3, "ListBuckets", &at(2, 0, 0))]);
+    let mut h = Harness::new(WEEK_MS, ThreatIntel::default());
+    h.scan("newer.json", newer());
+    assert!(h.commit().backfills.is_empty());
+    h.scan("older.json", older());
+    let c = h.commit();
+    let [b] = c.backfills.as_slice() else {
+        panic!("{:?}", c.backfills)
+    };
+    assert_eq!(b.account_id, ACCOUNT);
+    assert_eq!(
+        (b.first_in_batch, b.first_stored),
+        (ts(&at(2, 0, 0)), ts(&at(9, 0, 0)))
+    );
+    // In time order, nothing to report.
+    let mut h = Harness::new(WEEK_MS, ThreatIntel::default());
+    h.scan("older.json", older());
+    h.commit();
+    h.scan("newer.json", newer());
+    assert!(h.commit().backfills.is_empty());
+}
+
+#[test]
 fn a_finding_keeps_its_region_when_activity_comes_from_another() {
     // Security Hub keeps a finding in the Region of its ProductArn: moving it on update would
     // create a second finding there (CreatedAt before UpdatedAt) and leave the first stale.

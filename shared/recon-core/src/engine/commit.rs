@@ -26,6 +26,22 @@ pub struct CommitReport {
     pub suppressed: Vec<(FindingType, String)>,
     /// Objects marked processed.
     pub objects: usize,
+    /// Accounts whose events in this batch start before what the store had seen of them.
+    pub backfills: Vec<Backfill>,
+}
+
+/// A batch that brings an account's events from before the first one the store had seen (older
+/// logs scanned after newer ones). The learning period moves back with them, but the calls an
+/// earlier batch took into the baselines while it was learning are not looked at again, so
+/// first-seen findings among them are missed: scan the older logs first, or all in one batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Backfill {
+    /// The account.
+    pub account_id: String,
+    /// Its first event in this batch.
+    pub first_in_batch: Timestamp,
+    /// Its first event as stored before.
+    pub first_stored: Timestamp,
 }
 
 /// Per account: first observed event, and the end of its learning period.
@@ -43,7 +59,7 @@ impl Engine {
         now: Timestamp,
     ) -> Result<CommitReport, StoreError> {
         let mut report = CommitReport::default();
-        let learning_ends = self.learning_ends(store).await?;
+        let learning_ends = self.learning_ends(store, &mut report).await?;
         let mut candidates = self.first_call_candidates(store, &learning_ends).await?;
         candidates.extend(self.ip_callers.drain());
         candidates.extend(self.portscan.drain());
@@ -90,10 +106,30 @@ impl Engine {
 
     /// Per account: when its observation began, and when its learning period ends (`None`
     /// when the learning period is off).
-    async fn learning_ends<S: Store>(&mut self, store: &mut S) -> Result<Accounts, StoreError> {
+    async fn learning_ends<S: Store>(
+        &mut self,
+        store: &mut S,
+        report: &mut CommitReport,
+    ) -> Result<Accounts, StoreError> {
         let mut accounts = HashMap::new();
         let period = self.config.learning_period_ms;
         for (account, first) in std::mem::take(&mut self.accounts) {
+            let stored = store.load_account(&account).await?;
+            if let Some(stored) = stored.filter(|s| first < *s && period > 0) {
+                tracing::warn!(
+                    account = %account,
+                    first_in_batch = %first.to_rfc3339(),
+                    first_stored = %stored.to_rfc3339(),
+                    "older logs after newer ones: calls earlier runs took into the baselines \
+                     while learning are not looked at again; scan the older logs first, or all \
+                     in one run"
+                );
+                report.backfills.push(Backfill {
+                    account_id: account.clone(),
+                    first_in_batch: first,
+                    first_stored: stored,
+                });
+            }
             let start = store.observe_account(&account, first).await?;
             let end = (period > 0).then(|| Timestamp(start.0.saturating_add(period)));
             accounts.insert(account, (start, end));

@@ -14,7 +14,7 @@ mod sides;
 use std::fmt;
 
 pub use cloudtrail::{Batch, TrailReader, BATCH_BYTES};
-pub use commit::CommitReport;
+pub use commit::{Backfill, CommitReport};
 pub use flowlog::FLOW_FIELDS;
 
 use crate::catalog::{Catalog, CategoryMemo};
