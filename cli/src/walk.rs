@@ -19,9 +19,9 @@ pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             bail!("{} is neither a file nor a folder", p.display());
         }
     }
-    out.sort();
-    out.dedup();
+    // The order's key ends with the path, so copies of one path end up side by side.
     out.sort_by(|a, b| delivery_order(a).cmp(&delivery_order(b)));
+    out.dedup();
     Ok(out)
 }
 

@@ -244,11 +244,7 @@ impl Engine {
     /// inbound accepted flow from a listed address to PortProbeUnprotectedPort.
     #[inline(always)]
     fn evaluate(&mut self, subject: u32, flow: &Flow, local_is_src: bool, at: &Context<'_>) {
-        let (local, remote) = if local_is_src {
-            (flow.src, flow.dst)
-        } else {
-            (flow.dst, flow.src)
-        };
+        let remote = if local_is_src { flow.dst } else { flow.src };
         let opened_by_local = match flow.initiator {
             Initiator::Source => local_is_src,
             Initiator::Destination => !local_is_src,
@@ -281,12 +277,8 @@ impl Engine {
             let matches = self.intel.lookup(remote);
             let hit = matches.custom.or(matches.managed);
             if let (Some(hit), Some(port)) = (hit, local_port) {
-                let info = self.portscan.subject_info(subject).map(|s| {
-                    if s.ec2.local_ip.is_none() {
-                        s.ec2.local_ip = Some(local);
-                    }
-                    s.ec2.clone()
-                });
+                // The interface's address is recorded by now (`place` or the learner).
+                let info = self.portscan.subject_info(subject).map(|s| s.ec2.clone());
                 let ec2 = info.unwrap_or_default();
                 let probe = Probe {
                     account_id: at.account,
