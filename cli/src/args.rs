@@ -37,6 +37,44 @@ pub enum Format {
     AsffBatches,
 }
 
+/// How many threads read files ahead of the scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadAhead {
+    /// As many as the cores allow: see [`ReadAhead::threads`].
+    Auto,
+    /// This many (0 to [`MOST_READERS`](crate::ahead::MOST_READERS)).
+    Threads(u8),
+}
+
+impl ReadAhead {
+    /// Readers for `auto`: what the scan thread leaves of the cores, at most this many.
+    const AUTO_MOST: usize = 2;
+
+    /// The number of reading threads, for a machine with `cores` cores available.
+    pub fn threads(self, cores: usize) -> u8 {
+        match self {
+            ReadAhead::Threads(n) => n,
+            ReadAhead::Auto => {
+                let spare = cores.saturating_sub(1).min(Self::AUTO_MOST);
+                u8::try_from(spare).unwrap_or(0)
+            }
+        }
+    }
+}
+
+fn parse_read_ahead(text: &str) -> Result<ReadAhead, String> {
+    if text == "auto" {
+        return Ok(ReadAhead::Auto);
+    }
+    let most = crate::ahead::MOST_READERS;
+    match text.parse::<u8>() {
+        Ok(n) if n <= most => Ok(ReadAhead::Threads(n)),
+        _ => Err(format!(
+            "expected auto or a number of threads from 0 to {most}"
+        )),
+    }
+}
+
 /// `recon scan` arguments.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -90,18 +128,59 @@ pub struct ScanArgs {
     #[arg(long = "flow-format", value_name = "FIELDS")]
     pub flow_format: Option<String>,
     /// Threads that read and decompress files ahead of the scan, for less wall time at some
-    /// more CPU time (each holds at most one file while it waits). 0: all on one thread.
+    /// more CPU time (each holds at most one file while it waits). 0: all on one thread;
+    /// auto: one fewer than the cores, at most 2 (the scan itself runs on one thread, so more
+    /// readers than that seldom help).
     #[arg(
         long = "read-ahead",
-        value_name = "N",
-        default_value_t = 0,
-        value_parser = clap::value_parser!(u8).range(0..=i64::from(crate::ahead::MOST_READERS))
+        value_name = "N|auto",
+        default_value = "auto",
+        value_parser = parse_read_ahead
     )]
-    pub read_ahead: u8,
+    pub read_ahead: ReadAhead,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn read_ahead(args: &[&str]) -> Result<ReadAhead, clap::Error> {
+        let argv = ["recon", "scan"].iter().chain(args).chain(&["x"]);
+        Cli::try_parse_from(argv).map(|cli| match cli.command {
+            Command::Scan(scan) => scan.read_ahead,
+        })
+    }
+
+    #[test]
+    fn read_ahead_defaults_to_the_spare_cores() {
+        assert_eq!(read_ahead(&[]).expect("default"), ReadAhead::Auto);
+        // The scan keeps one core; readers take the rest, up to two.
+        let by_cores: Vec<u8> = (0..=8).map(|c| ReadAhead::Auto.threads(c)).collect();
+        assert_eq!(by_cores, [0, 0, 1, 2, 2, 2, 2, 2, 2]);
+    }
+
+    #[test]
+    fn read_ahead_takes_a_count_or_auto() {
+        let given = read_ahead(&["--read-ahead", "3"]).expect("3");
+        assert_eq!(given, ReadAhead::Threads(3));
+        assert_eq!(given.threads(64), 3);
+        assert_eq!(read_ahead(&["--read-ahead", "0"]).expect("0").threads(8), 0);
+        assert_eq!(
+            read_ahead(&["--read-ahead", "auto"]).expect("auto"),
+            ReadAhead::Auto
+        );
+        for bad in ["9", "-1", "two", ""] {
+            let arg = format!("--read-ahead={bad}");
+            let err = read_ahead(&[&arg]).expect_err(bad).to_string();
+            assert!(err.contains("auto or a number of threads"), "{bad}: {err}");
+        }
+    }
 }

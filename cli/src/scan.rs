@@ -58,6 +58,11 @@ pub fn default_state_dir() -> PathBuf {
     }
 }
 
+/// The cores this process may use (1 when that cannot be told).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
 /// Runs a scan.
 pub fn run(args: ScanArgs) -> Result<Outcome> {
     let config = config(&args)?;
@@ -87,7 +92,7 @@ pub fn run(args: ScanArgs) -> Result<Outcome> {
         &mut engine,
         &store,
         &files,
-        args.read_ahead,
+        args.read_ahead.threads(cores()),
         &progress,
         |path, scanned| match scanned {
             Ok(Some(report)) => {
