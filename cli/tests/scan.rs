@@ -674,7 +674,7 @@ fn a_gzip_file_cut_short_reports_the_cut_and_counts_the_records_before_it() {
     let out = fx.scan("asff");
     let err = stderr(&out);
     let expected = format!(
-        "{}: read stopped early: read failed: incomplete deflate stream (after {whole} records)",
+        "{}: read stopped early: read failed: gzip stream cut short (after {whole} records)",
         file.display()
     );
     assert!(err.contains(&expected), "wanted {expected:?} in:\n{err}");

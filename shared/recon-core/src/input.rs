@@ -16,7 +16,7 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
-use flate2::bufread::MultiGzDecoder;
+use crate::gzstream::GzStream;
 
 /// Bounds applied to untrusted objects.
 #[derive(Clone, Copy, Debug)]
@@ -196,7 +196,7 @@ pub fn open(name: &str, raw: Box<dyn Read + Send>, limits: Limits) -> io::Result
     let mut raw = BufReader::with_capacity(BUF, raw);
     let gzip = raw.fill_buf()?.starts_with(&GZIP_MAGIC);
     let plain: Box<dyn Read + Send> = if gzip {
-        Box::new(MultiGzDecoder::new(raw))
+        Box::new(GzStream::new(raw))
     } else {
         Box::new(raw)
     };

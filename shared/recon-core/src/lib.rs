@@ -24,6 +24,7 @@ mod fasthash;
 pub mod finding;
 pub mod flowlog;
 mod gzip;
+mod gzstream;
 pub mod input;
 pub mod intel;
 mod simd;

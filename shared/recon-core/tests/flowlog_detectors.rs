@@ -1634,3 +1634,50 @@ fn regression_stored_portscan_state_of_ten_thousand_windows_is_under_a_mebibyte(
     let blob = store.state.get(STATE_KEY).expect("open windows");
     assert!(blob.len() < 1 << 20, "{} bytes", blob.len());
 }
+
+#[test]
+fn regression_damage_in_the_compressed_data_keeps_the_lines_decoded_before_it() {
+    // A scan, then enough other traffic that the damage and the scan lie in the decoder's
+    // first piece: that piece was lost whole, and with it the object ("corrupt deflate stream",
+    // unreadable, no finding).
+    let mut flows = sweep(TARGET, 20, 16, T0, 5);
+    flows.extend((0..700u16).map(|i| {
+        let remote = format!("198.51.{}.{}", i / 250, i % 250);
+        Flow::out(&remote, 443, T0 + 100 + i64::from(i)).ports(33000 + i, 443)
+    }));
+    let plain = text(&V5, &flows);
+    assert!(plain.len() < 200 << 10, "{} bytes", plain.len());
+    let good = gzip(plain.as_bytes());
+    let decoded_before_error = |gz: &[u8]| {
+        let mut out = Vec::new();
+        let failed = std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut out);
+        // Read in small steps, as the output before an error is what a careful reader keeps.
+        let mut small = flate2::read::GzDecoder::new(gz);
+        let (mut kept, mut buf) = (0usize, [0u8; 512]);
+        while let Ok(n @ 1..) = std::io::Read::read(&mut small, &mut buf) {
+            kept += n;
+        }
+        failed.is_err().then_some(kept)
+    };
+    let (damaged, kept) = (good.len() * 3 / 4..good.len() - 8)
+        .find_map(|at| {
+            let mut bad = good.clone();
+            bad[at] ^= 0xFF;
+            decoded_before_error(&bad)
+                .filter(|kept| (plain.len() / 2..plain.len() - 4096).contains(kept))
+                .map(|kept| (bad, kept))
+        })
+        .expect("a one-byte damage that stops the decoder well before the end");
+    let lines_kept = plain[..kept].matches('\n').count() as u64;
+
+    let mut b = Batch::standard();
+    let r = b.scan(&key(0), damaged).clone();
+    let fatal = r.fatal.clone().expect("the damage ends the object");
+    assert!(fatal.contains("corrupt gzip stream"), "{fatal}");
+    // Every whole line decoded before the damage counts (the header is line 1), as a record
+    // or, where the damage garbled it before the decoder noticed, as a malformed line.
+    let read = r.records + r.issue_count;
+    assert!(read >= lines_kept - 1, "{read} of {lines_kept}: {fatal}");
+    let c = b.commit(&mut MemoryStore::default(), NOW_MS);
+    assert_eq!(net(single(&c.findings, Portscan)).distinct_ports, Some(16));
+}
