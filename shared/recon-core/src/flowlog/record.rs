@@ -392,15 +392,15 @@ impl<'a> FlowRecord<'a> {
         read!(log_status, F::LogStatus, i => keyword(c.text(i), log_status)?);
         read!(flow_direction, F::FlowDirection, i => keyword(c.text(i), direction)?);
         read!(account_id, F::AccountId, i => account(c.text(i))?);
-        read!(interface_id, F::InterfaceId, i => text(c.text(i)));
-        read!(vpc_id, F::VpcId, i => text(c.text(i)));
-        read!(subnet_id, F::SubnetId, i => text(c.text(i)));
+        read!(interface_id, F::InterfaceId, i => resource_id(c.text(i))?);
+        read!(vpc_id, F::VpcId, i => resource_id(c.text(i))?);
+        read!(subnet_id, F::SubnetId, i => resource_id(c.text(i))?);
         read!(instance_id, F::InstanceId, i => checked(c.text(i), is_instance_id)?);
         read!(traffic_type, F::Type, i => text(c.text(i)));
         read!(region, F::Region, i => checked(c.text(i), is_region)?);
-        read!(az_id, F::AzId, i => text(c.text(i)));
+        read!(az_id, F::AzId, i => resource_id(c.text(i))?);
         read!(sublocation_type, F::SublocationType, i => text(c.text(i)));
-        read!(sublocation_id, F::SublocationId, i => text(c.text(i)));
+        read!(sublocation_id, F::SublocationId, i => resource_id(c.text(i))?);
         read!(pkt_src_aws_service, F::PktSrcAwsService, i => text(c.text(i)));
         read!(pkt_dst_aws_service, F::PktDstAwsService, i => text(c.text(i)));
         read!(reject_reason, F::RejectReason, i => text(c.text(i)));
@@ -412,6 +412,21 @@ impl<'a> FlowRecord<'a> {
 #[inline(always)]
 fn text(token: &str) -> Option<&str> {
     (token != "-").then_some(token)
+}
+
+/// Longest resource id accepted in an id column (interface, VPC, subnet, zone, sublocation).
+/// AWS ids are at most 25 characters; the bound keeps a damaged or hostile line from making
+/// every per-interface record (and the state stored for it) as large as the line.
+pub const MAX_ID_BYTES: usize = 64;
+
+/// A resource id column: `None` for `-`, invalid when longer than [`MAX_ID_BYTES`].
+#[inline(always)]
+fn resource_id(token: &str) -> Result<Option<&str>, Invalid> {
+    match token {
+        "-" => Ok(None),
+        _ if token.len() <= MAX_ID_BYTES => Ok(Some(token)),
+        _ => Err(Invalid),
+    }
 }
 
 /// A text column of a known shape (an instance id, a Region: they go into ARNs and ASFF
@@ -517,6 +532,32 @@ mod tests {
 
     fn v2(line: &str) -> Result<FlowRecord<'_>, RecordError> {
         parse_record(line.as_bytes(), &Format::default_v2())
+    }
+
+    #[test]
+    fn resource_ids_are_bounded() {
+        // An interface id is the key of everything kept per interface: a line of 64 KiB must
+        // not make one that large.
+        let format = Format::from_header("interface-id vpc-id subnet-id").expect("header");
+        let ok = format!(
+            "eni-{} vpc-0a1b2c3d subnet-0a1b2c3d",
+            "a".repeat(MAX_ID_BYTES - 4)
+        );
+        let r = parse_record(ok.as_bytes(), &format).expect("at the bound");
+        assert_eq!(r.interface_id.map(str::len), Some(MAX_ID_BYTES));
+        for (column, field) in [
+            (0, Field::InterfaceId),
+            (1, Field::VpcId),
+            (2, Field::SubnetId),
+        ] {
+            let mut tokens = ["eni-0a1b2c3d", "vpc-0a1b2c3d", "subnet-0a1b2c3d"].map(String::from);
+            tokens[column] = "x".repeat(MAX_ID_BYTES + 1);
+            let line = tokens.join(" ");
+            match parse_record(line.as_bytes(), &format) {
+                Err(RecordError::InvalidValue { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
     }
 
     #[test]
