@@ -444,10 +444,15 @@ impl PortscanDetector {
             self.shed();
         }
         let w = self.windows.get_or_default(a.subject, a.remote);
-        let far =
-            a.time > w.last.saturating_add(window_ms) || a.time < w.first.saturating_sub(window_ms);
-        if w.attempts > 0 && far {
-            *w = Window::default();
+        if w.attempts > 0 {
+            if a.time > w.last.saturating_add(window_ms) {
+                // The window's ports are too old to be part of a scan with this one.
+                *w = Window::default();
+            } else if a.time < w.last.saturating_sub(window_ms) {
+                // A flow from before the window, read late: it cannot join the latest ports,
+                // and must not end the window they are in.
+                return;
+            }
         }
         if w.attempts == 0 {
             w.first = a.time;
@@ -782,6 +787,27 @@ mod tests {
         let scans = d.drain();
         assert_eq!(scans.len(), 1, "the scan's window was evicted");
         assert_eq!(scans[0].count, 16);
+    }
+
+    #[test]
+    fn an_earlier_flow_to_the_same_host_read_late_does_not_end_a_scan_in_progress() {
+        // A connection to the host's port 443 seven minutes before the scan, in a record read
+        // among the scan's (records are not sorted): it started the window over.
+        let (mut d, s) = detector();
+        for p in 0..8 {
+            attempt(&mut d, s, 1000 + p, 10 * MIN + p as i64 * 1000);
+        }
+        attempt(&mut d, s, 443, 3 * MIN);
+        for p in 8..16 {
+            attempt(&mut d, s, 1000 + p, 10 * MIN + p as i64 * 1000);
+        }
+        let scans = d.drain();
+        assert_eq!(scans.len(), 1, "the scan's window was started over");
+        let Evidence::Network(n) = &scans[0].evidence else {
+            panic!("network")
+        };
+        assert_eq!(n.distinct_ports, Some(16));
+        assert!(!n.ports.iter().any(|p| p.port == 443), "{:?}", n.ports);
     }
 
     #[test]
