@@ -520,7 +520,10 @@ fn looks_like_flow_log(body: &[u8]) -> bool {
     let line_end = memchr::memchr(b'\n', body).unwrap_or(body.len());
     let line = &body[..line_end];
     let line = &line[export_time(line).unwrap_or(0)..];
-    if crate::flowlog::Format::is_header_line(line) {
+    if crate::flowlog::Format::is_header_line(line)
+        || crate::flowlog::Format::from_damaged_header(line).is_some()
+    {
+        // A header damaged in a name still says what the file is; the reader reports it.
         return true;
     }
     // Default v2 format: `2 <account|unknown> eni-… …`, separated by spaces or tabs.
@@ -672,6 +675,16 @@ mod tests {
                 ObjectKind::FlowLog,
             ),
             (format!("\x00\x00\n\n{flow}"), ObjectKind::FlowLog),
+            // A custom format whose header lost a name: its records are not of the default
+            // shape, so only the header tells (it was passed over as not a log).
+            (
+                "version srcaddr dstaddr srcport dstport protocol start enD action log-status \
+                 interface-id account-id flow-direction\n\
+                 5 3.90.198.217 10.0.0.5 51515 22 6 1764547300 1764547330 ACCEPT OK \
+                 eni-0a1b2c3d4e5f60718 111122223333 ingress\n"
+                    .to_owned(),
+                ObjectKind::FlowLog,
+            ),
             (
                 format!("~\"eventVersion\n{record}\n"),
                 ObjectKind::CloudTrailLines,

@@ -238,7 +238,8 @@ impl<R: BufRead> FlowLogReader<R> {
         let Ok(line) = line_bytes(&mut self.inner, &self.buf, line_no, at) else {
             return error;
         };
-        let Some((format, damaged)) = Format::from_damaged_header(line) else {
+        let Some((format, damaged)) = Format::from_damaged_header(line_content(line, line_no))
+        else {
             return error;
         };
         self.format = format;
@@ -278,7 +279,7 @@ impl<R: BufRead> FlowLogReader<R> {
                 Err(e) => return self.finish(Some(io_failure(self.lines, &e))),
             };
             let kind = match line_bytes(&mut self.inner, &self.buf, self.lines, at) {
-                Ok(line) => classify(line),
+                Ok(line) => classify(line_content(line, self.lines)),
                 Err(e) => return self.finish(Some(e)),
             };
             match kind {
@@ -303,7 +304,10 @@ impl<R: BufRead> FlowLogReader<R> {
     /// Replaces the format with the header line `at`.
     fn switch_format(&mut self, at: Line) -> Result<(), LineError> {
         let line_no = self.lines;
-        let line = line_bytes(&mut self.inner, &self.buf, line_no, at)?;
+        let line = line_content(
+            line_bytes(&mut self.inner, &self.buf, line_no, at)?,
+            line_no,
+        );
         let parsed = std::str::from_utf8(line)
             .map_err(|e| e.to_string())
             .and_then(|text| Format::from_header(text).map_err(|e| e.to_string()));
@@ -420,6 +424,17 @@ fn fill<R: BufRead>(reader: &mut R) -> io::Result<&[u8]> {
 }
 
 /// What a line is, judged from its first non-blank byte (and, for letters, its tokens).
+/// What is read of `line` (number `line_no`), as a header or a record: without a byte-order
+/// mark on the first line, and without the time a CloudWatch Logs export puts before every
+/// line.
+fn line_content(line: &[u8], line_no: u64) -> &[u8] {
+    let line = match line_no {
+        1 => line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line),
+        _ => line,
+    };
+    &line[crate::input::export_time(line).unwrap_or(0)..]
+}
+
 enum LineKind {
     /// Blank.
     Skip,
@@ -452,8 +467,7 @@ fn parse_line<'a>(
     record: &mut FlowRecord<'a>,
     bounds: &mut Bounds,
 ) -> Result<(), LineError> {
-    // Exported from CloudWatch Logs, a line starts with its event's time.
-    let line = &line[crate::input::export_time(line).unwrap_or(0)..];
+    let line = line_content(line, line_no);
     parse_into(line, plan, record, bounds).map_err(|e| malformed(line_no, &e))
 }
 

@@ -851,3 +851,28 @@ fn a_damaged_header_is_still_the_header() {
         );
     }
 }
+
+#[test]
+fn a_byte_order_mark_or_an_export_time_before_the_header_leaves_it_a_header() {
+    // A file saved by an editor starts with a byte-order mark; a CloudWatch Logs export puts
+    // each event's time before it, the header's too. Either made line 1 a damaged header, and
+    // with the time every later line had a column too few.
+    let header = "version srcaddr dstaddr srcport dstport protocol start end action log-status \
+                  interface-id account-id flow-direction";
+    let record = "5 3.90.198.217 10.0.0.5 51515 22 6 1764547300 1764547330 ACCEPT OK \
+                  eni-0a1b2c3d4e5f60718 111122223333 ingress";
+    let time = "2025-12-01T00:00:00.000Z ";
+    for text in [
+        format!("\u{feff}{header}\n{record}\n"),
+        format!("{time}{header}\n{time}{record}\n"),
+        format!("\u{feff}{time}{header}\n{time}{record}\n"),
+        format!("\u{feff}{}\n", V2.lines().next().unwrap_or_default()),
+    ] {
+        let (records, errors) = read_all(text.as_bytes());
+        assert!(errors.is_empty(), "{text:?}: {errors:?}");
+        assert_eq!(records.len(), 1, "{text:?}");
+    }
+    // A byte-order mark is only the first bytes of a file, not a line's.
+    let (records, errors) = read_all(format!("{record}\n\u{feff}{record}\n").as_bytes());
+    assert_eq!((records.len(), errors.len()), (0, 2), "{errors:?}");
+}
