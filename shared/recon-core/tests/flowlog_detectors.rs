@@ -8,6 +8,8 @@
 //! Regression tests for bugs this suite found are at the end. One known limitation is kept as
 //! an `#[ignore]`d test that states it: run it with `-- --ignored`.
 
+use std::net::IpAddr;
+
 mod corpus_support;
 use corpus_support::{corpus, files_under};
 
@@ -1680,4 +1682,129 @@ fn regression_damage_in_the_compressed_data_keeps_the_lines_decoded_before_it() 
     assert!(read >= lines_kept - 1, "{read} of {lines_kept}: {fatal}");
     let c = b.commit(&mut MemoryStore::default(), NOW_MS);
     assert_eq!(net(single(&c.findings, Portscan)).distinct_ports, Some(16));
+}
+
+/// The Portscan of `findings`, with its interface and local address.
+fn scan_side(findings: &[recon_core::finding::Finding]) -> (Option<String>, Option<IpAddr>, u64) {
+    let scan = single(findings, Portscan);
+    (
+        ec2(scan).interface_id.clone(),
+        ec2(scan).local_ip,
+        scan.count,
+    )
+}
+
+#[test]
+fn regression_nat_gateway_traffic_is_placed_by_the_interface_addresses() {
+    // A NAT gateway's interface (10.0.0.220) logs each connection twice: in from the instance
+    // behind it (pkt-dstaddr the internet host), out to the host. The packet-level addresses
+    // placed the ingress record's far end as the interface's own: the finding had the host as
+    // both Source and Destination, and counted each connection twice without flow-direction.
+    const NAT: &str = "10.0.0.220";
+    const BEHIND: &str = "10.0.1.5";
+    let mut flows = Vec::new();
+    for p in 0..16u16 {
+        let t = T0 + i64::from(p);
+        let mut inbound = Flow::out(TARGET, 1000 + p, t).no_instance();
+        (inbound.src, inbound.dst) = (BEHIND.into(), NAT.into());
+        (inbound.pkt_src, inbound.pkt_dst) = (Some(BEHIND.into()), Some(TARGET.into()));
+        inbound.direction = Some("ingress");
+        let mut out = Flow::out(TARGET, 1000 + p, t).no_instance().local(NAT);
+        (out.pkt_src, out.pkt_dst) = (Some(NAT.into()), Some(TARGET.into()));
+        flows.extend([inbound, out]);
+    }
+    for format in [&V5, &V3] {
+        let c = detect(&[(&key(0), format, &flows)]);
+        let scan = single(&c.findings, Portscan);
+        assert_eq!(scan.remote_ip, Some(ip(TARGET)), "{format:?}");
+        assert_eq!(
+            scan_side(&c.findings),
+            (Some(ENI.into()), Some(ip(NAT)), 16)
+        );
+        let v = asff(scan);
+        assert_eq!(at(&v, "/Network/SourceIpV4"), NAT);
+        assert_eq!(at(&v, "/Network/DestinationIpV4"), TARGET);
+    }
+}
+
+#[test]
+fn regression_findings_name_the_interface_of_an_instance_with_two() {
+    // The first interface seen named every finding of the instance, with its address, and a
+    // suppression rule for the second interface matched nothing.
+    const ENI_2: &str = "eni-0bbbbbbbbbbbbbbb2";
+    let first = Flow::out("198.51.200.20", 443, T0 - 10);
+    let mut flows = vec![first];
+    flows.extend(
+        sweep(TARGET, 2000, 16, T0, 5)
+            .into_iter()
+            .chain([Flow::inbound(SCANNER, 22, T0 + 3)])
+            .map(|f| f.eni(ENI_2, Some(INSTANCE)).local("10.0.2.5")),
+    );
+    let c = detect(&[(&key(0), &V5, &flows)]);
+    assert_eq!(
+        scan_side(&c.findings),
+        (Some(ENI_2.into()), Some(ip("10.0.2.5")), 16)
+    );
+    let probe = single(&c.findings, PortProbeUnprotectedPort);
+    assert_eq!(ec2(probe).interface_id.as_deref(), Some(ENI_2));
+    assert_eq!(ec2(probe).local_ip, Some(ip("10.0.2.5")));
+    assert_eq!(ec2(probe).instance_id.as_deref(), Some(INSTANCE));
+
+    let rules = format!("[[rule]]\nname = \"second\"\ninterface = \"{ENI_2}\"\n");
+    let rules = Suppressions::parse("rules.toml", &rules).expect("valid rules");
+    let mut b = Batch::new(EngineConfig::default(), intel(), rules);
+    b.scan_flows(&key(0), &V5, &flows);
+    let c = b.commit(&mut MemoryStore::default(), NOW_MS);
+    assert!(c.findings.is_empty(), "{:#?}", brief(&c.findings));
+    assert_eq!(c.suppressed.len(), 2, "{:?}", c.suppressed);
+}
+
+#[test]
+fn regression_a_v3_internal_scan_from_an_instances_second_interface_is_found() {
+    // Without flow-direction, the first interface's address stood for the instance's: records
+    // of the second, between two private hosts, matched neither side and were never placed.
+    const ENI_2: &str = "eni-0bbbbbbbbbbbbbbb2";
+    let mut flows = vec![Flow::out("198.51.200.20", 443, T0 - 10)];
+    flows.push(Flow::out("10.0.3.10", 443, T0 - 5));
+    flows.extend(sweep("10.0.3.9", 2000, 16, T0, 5));
+    let flows: Vec<Flow> = flows
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| match i {
+            0 => f,
+            _ => f.eni(ENI_2, Some(INSTANCE)).local("10.0.2.5"),
+        })
+        .collect();
+    let c = detect(&[(&key(0), &V3, &flows)]);
+    assert_eq!(
+        scan_side(&c.findings),
+        (Some(ENI_2.into()), Some(ip("10.0.2.5")), 16),
+        "{:#?}",
+        brief(&c.findings)
+    );
+}
+
+#[test]
+fn regression_pods_behind_a_node_interface_do_not_hide_its_address() {
+    // Pods' packet-level addresses differ from record to record while the node's interface
+    // address stays: read by packet addresses, the database every pod talks to looked like
+    // the interface's own address, and a pod's internal scan was missed.
+    let pod = |f: Flow, pod: &str| {
+        let mut f = f.local("10.0.1.5");
+        (f.pkt_src, f.pkt_dst) = (Some(pod.into()), Some(f.dst.clone()));
+        f
+    };
+    let mut flows = vec![
+        pod(Flow::out("10.0.3.9", 5432, T0 - 20), "10.0.1.77"),
+        pod(Flow::out("10.0.3.9", 5432, T0 - 19), "10.0.1.78"),
+    ];
+    flows.extend(
+        sweep("10.0.3.50", 2000, 16, T0, 5)
+            .into_iter()
+            .map(|f| pod(f, "10.0.1.77")),
+    );
+    let c = detect(&[(&key(0), &V3, &flows)]);
+    let scan = single(&c.findings, Portscan);
+    assert_eq!(scan.remote_ip, Some(ip("10.0.3.50")));
+    assert_eq!(ec2(scan).local_ip, Some(ip("10.0.1.77")), "the pod scanned");
 }

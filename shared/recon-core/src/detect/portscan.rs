@@ -56,6 +56,71 @@ pub struct SubjectInfo {
     pub region: String,
     /// What the finding says about it.
     pub ec2: Ec2Subject,
+    /// The subject's network interfaces and the addresses each was seen with, learnt again
+    /// from the flows of each run (not stored): an instance may have several, and a finding
+    /// names the one its flows went through.
+    #[serde(skip)]
+    pub interfaces: Vec<InterfaceSide>,
+}
+
+/// Most interfaces told apart for one subject; an instance with more shares the last one.
+pub const MAX_INTERFACES: usize = 64;
+
+/// One network interface of a subject and its own addresses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InterfaceSide {
+    /// `interface-id` (`None` when the log has none).
+    pub id: Option<String>,
+    /// Its address in each family (IPv4, IPv6), once known.
+    pub local: [Option<IpAddr>; 2],
+}
+
+impl SubjectInfo {
+    /// The slot of interface `id` among the subject's, registering it the first time.
+    #[inline]
+    pub fn interface_slot(&mut self, id: Option<&str>) -> u8 {
+        let found = self.interfaces.iter().position(|i| i.id.as_deref() == id);
+        let slot = found.unwrap_or_else(|| {
+            if self.interfaces.len() < MAX_INTERFACES {
+                self.interfaces.push(InterfaceSide {
+                    id: id.map(str::to_owned),
+                    local: [None; 2],
+                });
+            }
+            self.interfaces.len() - 1
+        });
+        u8::try_from(slot).unwrap_or(u8::MAX)
+    }
+
+    /// The address of interface `slot` in the family of `like`, if known.
+    pub fn local(&self, slot: u8, like: IpAddr) -> Option<IpAddr> {
+        let side = self.interfaces.get(usize::from(slot))?;
+        side.local[usize::from(like.is_ipv6())]
+    }
+
+    /// Records `ip` as an address of interface `slot`, unless it has one in that family.
+    pub fn learn_local(&mut self, slot: u8, ip: IpAddr) {
+        if let Some(side) = self.interfaces.get_mut(usize::from(slot)) {
+            side.local[usize::from(ip.is_ipv6())].get_or_insert(ip);
+        }
+        self.ec2.local_ip.get_or_insert(ip);
+    }
+
+    /// What a finding about a flow through interface `slot` says of the subject: that
+    /// interface, and `local`, the flow's own endpoint on this side (the packet-level address:
+    /// a pod behind the node's interface, say).
+    pub fn ec2_for(&self, slot: u8, local: IpAddr) -> Ec2Subject {
+        let mut ec2 = self.ec2.clone();
+        if let Some(id) = self
+            .interfaces
+            .get(usize::from(slot))
+            .and_then(|i| i.id.as_ref())
+        {
+            ec2.interface_id = Some(id.clone());
+        }
+        ec2.local_ip = Some(local);
+        ec2
+    }
 }
 
 /// Distinct ports with the last time each was tried (ms). The first port lives inline and the
@@ -352,6 +417,10 @@ impl SubjectIndex {
 pub struct Attempt<'a> {
     /// The subject's index from [`PortscanDetector::subject`].
     pub subject: u32,
+    /// The interface the flow went through ([`SubjectInfo::interface_slot`]).
+    pub interface: u8,
+    /// The flow's endpoint on the subject's side.
+    pub local: IpAddr,
     /// The remote host.
     pub remote: IpAddr,
     /// The remote port.
@@ -496,7 +565,7 @@ impl PortscanDetector {
             severity: Severity::Medium,
             account_id: s.account_id.clone(),
             region: s.region.clone(),
-            subject: Subject::Ec2(s.ec2.clone()),
+            subject: Subject::Ec2(s.ec2_for(a.interface, a.local)),
             subject_key: s.key.clone(),
             remote_ip: Some(a.remote),
             intel: None,
@@ -655,6 +724,7 @@ mod tests {
             account_id: "111122223333".into(),
             region: "us-east-1".into(),
             ec2: Ec2Subject::default(),
+            interfaces: Vec::new(),
         });
         (d, s)
     }
@@ -685,6 +755,8 @@ mod tests {
         let source = || format!("f.log:{port}");
         d.observe(&Attempt {
             subject: s,
+            interface: 0,
+            local: "10.0.0.5".parse().expect("ip"),
             remote,
             port,
             protocol: 6,
@@ -751,6 +823,8 @@ mod tests {
             let source = || String::new();
             let a = Attempt {
                 subject: s,
+                interface: 0,
+                local: "10.0.0.5".parse().expect("ip"),
                 remote,
                 port: 443,
                 protocol: 6,

@@ -7,7 +7,7 @@
 
 use std::net::IpAddr;
 
-use super::sides::{Flow, Held};
+use super::sides::{interface_key, Flow, Held};
 use super::{Engine, ObjectRef, ObjectReport};
 use crate::cloudtrail::{Layout, ReadIssue, RecordReader};
 use crate::detect::port_probe::Probe;
@@ -177,13 +177,20 @@ impl Engine {
             account_id: account.to_owned(),
             region: region.unwrap_or(default_region).to_owned(),
             ec2: ec2_subject(rec),
+            interfaces: Vec::new(),
         });
+        let slot = self
+            .portscan
+            .subject_info(subject)
+            .map_or(0, |s| s.interface_slot(rec.interface_id));
         let (Some(src), Some(dst)) = (rec.source(), rec.destination()) else {
             return Outcome::Passed;
         };
         let flow = Flow {
             src,
             dst,
+            iface_src: rec.srcaddr.unwrap_or(src),
+            iface_dst: rec.dstaddr.unwrap_or(dst),
             srcport: rec.srcport,
             dstport: rec.dstport,
             protocol: rec.protocol,
@@ -198,12 +205,12 @@ impl Engine {
             subject_key,
             source: &source,
         };
-        match self.place(subject, rec.flow_direction, &flow) {
+        match self.place(subject, slot, rec.flow_direction, &flow) {
             Some(local_is_src) => {
-                self.evaluate(subject, &flow, local_is_src, &at);
+                self.evaluate(subject, slot, &flow, local_is_src, &at);
                 Outcome::Evaluated
             }
-            None => self.learn_side(subject, &flow, &at),
+            None => self.learn_side(subject, slot, &flow, &at),
         }
     }
 
@@ -211,20 +218,21 @@ impl Engine {
     /// shows it, and then it and the records that waited are evaluated (see
     /// [`super::sides`]).
     #[cold]
-    fn learn_side(&mut self, subject: u32, flow: &Flow, at: &Context<'_>) -> Outcome {
+    fn learn_side(&mut self, subject: u32, slot: u8, flow: &Flow, at: &Context<'_>) -> Outcome {
         let hold = || Held {
             flow: flow.clone(),
             account: at.account.to_owned(),
             region: at.region.map(str::to_owned),
             source: (at.source)(),
         };
-        let Some((local, waited)) = self.sides.offer(subject, flow, hold) else {
+        let key = interface_key(subject, slot);
+        let Some((local, waited)) = self.sides.offer(key, flow, hold) else {
             return Outcome::Passed;
         };
-        self.learnt_local(subject, local);
+        self.learnt_local(subject, slot, local);
         for h in waited {
-            let local_is_src = h.flow.src == local;
-            if !local_is_src && h.flow.dst != local {
+            let local_is_src = h.flow.iface_src == local;
+            if !local_is_src && h.flow.iface_dst != local {
                 continue;
             }
             let source = || h.source.clone();
@@ -234,17 +242,28 @@ impl Engine {
                 subject_key: at.subject_key,
                 source: &source,
             };
-            self.evaluate(subject, &h.flow, local_is_src, &held_at);
+            self.evaluate(subject, slot, &h.flow, local_is_src, &held_at);
         }
-        self.evaluate(subject, flow, flow.src == local, at);
+        self.evaluate(subject, slot, flow, flow.iface_src == local, at);
         Outcome::Evaluated
     }
 
     /// Hands what one record shows to the detectors: an outbound attempt to Portscan, an
     /// inbound accepted flow from a listed address to PortProbeUnprotectedPort.
     #[inline(always)]
-    fn evaluate(&mut self, subject: u32, flow: &Flow, local_is_src: bool, at: &Context<'_>) {
-        let remote = if local_is_src { flow.dst } else { flow.src };
+    fn evaluate(
+        &mut self,
+        subject: u32,
+        slot: u8,
+        flow: &Flow,
+        local_is_src: bool,
+        at: &Context<'_>,
+    ) {
+        let (local, remote) = if local_is_src {
+            (flow.src, flow.dst)
+        } else {
+            (flow.dst, flow.src)
+        };
         let opened_by_local = match flow.initiator {
             Initiator::Source => local_is_src,
             Initiator::Destination => !local_is_src,
@@ -259,6 +278,8 @@ impl Engine {
             if let (Some(port), Some(protocol @ (6 | 17))) = (remote_port, flow.protocol) {
                 let a = Attempt {
                     subject,
+                    interface: slot,
+                    local,
                     remote,
                     port,
                     protocol,
@@ -278,8 +299,8 @@ impl Engine {
             let hit = matches.custom.or(matches.managed);
             if let (Some(hit), Some(port)) = (hit, local_port) {
                 // The interface's address is recorded by now (`place` or the learner).
-                let info = self.portscan.subject_info(subject).map(|s| s.ec2.clone());
-                let ec2 = info.unwrap_or_default();
+                let info = self.portscan.subject_info(subject);
+                let ec2 = info.map(|s| s.ec2_for(slot, local)).unwrap_or_default();
                 let probe = Probe {
                     account_id: at.account,
                     region: at.region.unwrap_or(&self.config.default_region),
@@ -299,16 +320,22 @@ impl Engine {
 
     /// Whether the instance is the source of `flow` (`None`: the record does not tell yet).
     /// It is by the record's `flow-direction`, else the side whose address the interface was
-    /// seen with, else the private side of a flow with a public host.
+    /// seen with, else the private side of a flow with a public host. Sides are told by the
+    /// interface-level addresses, one of which is always the interface's own.
     #[inline(always)]
-    fn place(&mut self, subject: u32, direction: Option<Direction>, flow: &Flow) -> Option<bool> {
-        let (src, dst) = (flow.src, flow.dst);
+    fn place(
+        &mut self,
+        subject: u32,
+        slot: u8,
+        direction: Option<Direction>,
+        flow: &Flow,
+    ) -> Option<bool> {
+        let (src, dst) = (flow.iface_src, flow.iface_dst);
         let known = self
             .portscan
             .subject_info(subject)
-            .and_then(|s| s.ec2.local_ip)
-            .filter(|ip| ip.is_ipv6() == src.is_ipv6())
-            .or_else(|| self.sides.known(subject, src));
+            .and_then(|s| s.local(slot, src))
+            .or_else(|| self.sides.known(interface_key(subject, slot), src));
         let local_is_src = match direction {
             Some(Direction::Egress) => true,
             Some(Direction::Ingress) => false,
@@ -323,17 +350,15 @@ impl Engine {
             },
         };
         if known.is_none() {
-            self.learnt_local(subject, if local_is_src { src } else { dst });
+            self.learnt_local(subject, slot, if local_is_src { src } else { dst });
         }
         Some(local_is_src)
     }
 
-    /// Records the interface's own address, unless it already has one.
-    fn learnt_local(&mut self, subject: u32, local: IpAddr) {
+    /// Records an address of the subject's interface `slot`, unless it has one in that family.
+    fn learnt_local(&mut self, subject: u32, slot: u8, local: IpAddr) {
         if let Some(s) = self.portscan.subject_info(subject) {
-            if s.ec2.local_ip.is_none() {
-                s.ec2.local_ip = Some(local);
-            }
+            s.learn_local(slot, local);
         }
     }
 }

@@ -21,14 +21,27 @@ pub const MAX_HELD: usize = 65_536;
 /// What the detectors read of a data record, once its sides are known.
 #[derive(Clone, Debug)]
 pub(super) struct Flow {
+    /// The packet-level endpoints (`pkt-srcaddr`/`pkt-dstaddr`, else `srcaddr`/`dstaddr`):
+    /// the remote host is one of them.
     pub src: IpAddr,
     pub dst: IpAddr,
+    /// The interface-level addresses (`srcaddr`/`dstaddr`, else the packet-level ones): one of
+    /// them is always the interface's own, even for traffic it forwards (a NAT gateway) or
+    /// carries for others (a pod's address behind a node's).
+    pub iface_src: IpAddr,
+    pub iface_dst: IpAddr,
     pub srcport: Option<u16>,
     pub dstport: Option<u16>,
     pub protocol: Option<u8>,
     pub action: Option<Action>,
     pub initiator: Initiator,
     pub time_ms: i64,
+}
+
+/// The key of a subject's interface `slot` (see
+/// [`SubjectInfo::interface_slot`](crate::detect::portscan::SubjectInfo::interface_slot)).
+pub(super) fn interface_key(subject: u32, slot: u8) -> u64 {
+    (u64::from(subject) << 8) | u64::from(slot)
 }
 
 /// A record waiting for its interface's address, with what its findings would name.
@@ -51,38 +64,39 @@ struct Waiting {
 /// Learns interfaces' own addresses from the records that cannot be placed otherwise.
 #[derive(Debug, Default)]
 pub(super) struct SideLearner {
-    /// Learnt addresses, by (subject, IPv6).
-    known: HashMap<(u32, bool), IpAddr>,
-    waiting: HashMap<(u32, bool), Waiting>,
+    /// Learnt addresses, by (interface, IPv6).
+    known: HashMap<(u64, bool), IpAddr>,
+    waiting: HashMap<(u64, bool), Waiting>,
     held: usize,
     /// Records that could not be held (over the bounds) or placed (at the end of a batch).
     dropped: u64,
 }
 
 impl SideLearner {
-    /// The address learnt for `subject` in the family of `ip`.
-    pub fn known(&self, subject: u32, ip: IpAddr) -> Option<IpAddr> {
+    /// The address learnt for `interface` (see [`interface_key`]) in the family of `ip`.
+    pub fn known(&self, interface: u64, ip: IpAddr) -> Option<IpAddr> {
         if self.known.is_empty() {
             return None;
         }
-        self.known.get(&(subject, ip.is_ipv6())).copied()
+        self.known.get(&(interface, ip.is_ipv6())).copied()
     }
 
-    /// Offers a record of `subject` that could not be placed. When it and an earlier one name
+    /// Offers a record of `interface` that could not be placed. When it and an earlier one name
     /// the interface's address, returns that address with the records held until now (the
     /// offered one is not among them: place it with the address); else holds it, if there is
     /// room (`held` makes it), and returns `None`.
     pub fn offer(
         &mut self,
-        subject: u32,
+        interface: u64,
         flow: &Flow,
         held: impl FnOnce() -> Held,
     ) -> Option<(IpAddr, Vec<Held>)> {
-        let key = (subject, flow.src.is_ipv6());
+        let (src, dst) = (flow.iface_src, flow.iface_dst);
+        let key = (interface, src.is_ipv6());
         let Some(waiting) = self.waiting.get_mut(&key) else {
             if self.held < MAX_HELD {
                 self.held += 1;
-                let pair = (flow.src, flow.dst);
+                let pair = (src, dst);
                 self.waiting.insert(
                     key,
                     Waiting {
@@ -97,9 +111,9 @@ impl SideLearner {
         };
         let (a, b) = waiting.pair;
         let shared = |x: IpAddr| x == a || x == b;
-        let local = match (shared(flow.src), shared(flow.dst)) {
-            (true, false) => flow.src,
-            (false, true) => flow.dst,
+        let local = match (shared(src), shared(dst)) {
+            (true, false) => src,
+            (false, true) => dst,
             // The same two hosts again, or none of them (an interface with several addresses):
             // nothing learnt.
             _ => {
@@ -135,6 +149,8 @@ mod tests {
         Flow {
             src: src.parse().expect("ip"),
             dst: dst.parse().expect("ip"),
+            iface_src: src.parse().expect("ip"),
+            iface_dst: dst.parse().expect("ip"),
             srcport: Some(50_000),
             dstport: Some(22),
             protocol: Some(6),
