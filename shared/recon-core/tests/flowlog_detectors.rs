@@ -1808,3 +1808,34 @@ fn regression_pods_behind_a_node_interface_do_not_hide_its_address() {
     assert_eq!(scan.remote_ip, Some(ip("10.0.3.50")));
     assert_eq!(ec2(scan).local_ip, Some(ip("10.0.1.77")), "the pod scanned");
 }
+
+#[test]
+fn regression_a_suppressed_scan_stays_suppressed_as_it_goes_on_in_later_runs() {
+    // A rule matched the scan when it was raised (port 1000 among its ports); its next port,
+    // in the next run, made a finding of its own that the rule did not match alone.
+    let rules =
+        "[[rule]]\nname = \"scans of 1000\"\nfinding_type = \"Recon:EC2/Portscan\"\nport = 1000\n";
+    let batch = |store: &MemoryStore| {
+        let rules = Suppressions::parse("rules.toml", rules).expect("valid rules");
+        Batch::new(EngineConfig::default(), intel(), rules).resume(store)
+    };
+    let mut store = MemoryStore::default();
+    let mut run1 = batch(&store);
+    run1.scan_flows(&key(0), &V5, &sweep(TARGET, 1000, 16, T0, 5));
+    let c1 = run1.commit(&mut store, NOW_MS);
+    assert!(c1.findings.is_empty(), "{:#?}", brief(&c1.findings));
+    assert_eq!(c1.suppressed, [(Portscan, "scans of 1000".to_owned())]);
+
+    let mut run2 = batch(&store);
+    run2.scan_flows(&key(5), &V5, &sweep(TARGET, 2000, 3, T0 + 100, 5));
+    let c2 = run2.commit(&mut store, NOW_MS + FIVE_MIN_MS);
+    assert!(c2.findings.is_empty(), "{:#?}", brief(&c2.findings));
+    assert_eq!(c2.suppressed.len(), 1, "{:?}", c2.suppressed);
+    assert!(store.findings.is_empty());
+
+    // A later scan of the same host, after the window ended, is judged afresh.
+    let mut run3 = batch(&store);
+    run3.scan_flows(&key(60), &V5, &sweep(TARGET, 3000, 16, T0 + 3600, 5));
+    let c3 = run3.commit(&mut store, NOW_MS + 12 * FIVE_MIN_MS);
+    assert_eq!(single(&c3.findings, Portscan).remote_ip, Some(ip(TARGET)));
+}

@@ -12,7 +12,7 @@
 //! are kept in the store ([`PortscanDetector::export`] / [`PortscanDetector::import`]), so a
 //! scan whose flows arrive in two delivered files is still one scan.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -283,6 +283,10 @@ struct Window {
     protocol: u8,
     #[serde(rename = "x", default, skip_serializing_if = "is_false")]
     fired: bool,
+    /// The scan was raised and a suppression rule dropped it: its later ports raise nothing
+    /// (they would make a finding of their own, which the rule might not match alone).
+    #[serde(rename = "s", default, skip_serializing_if = "is_false")]
+    suppressed: bool,
 }
 
 /// The open windows as stored between batches: each subject once, windows by subject index.
@@ -450,6 +454,8 @@ pub struct PortscanDetector {
     max_open: usize,
     /// Windows dropped to stay within `max_open`.
     dropped: u64,
+    /// Suppressed scans that went on since the last [`drain`](Self::drain).
+    went_on_suppressed: HashSet<(u32, IpAddr)>,
 }
 
 impl PortscanDetector {
@@ -466,6 +472,7 @@ impl PortscanDetector {
             pending: HashMap::new(),
             max_open: MAX_OPEN_WINDOWS,
             dropped: 0,
+            went_on_suppressed: HashSet::new(),
         }
     }
 
@@ -534,7 +541,9 @@ impl PortscanDetector {
         w.last = w.last.max(a.time);
         w.ports.retain_since(w.last - window_ms);
         w.ports.touch(a.port, a.time, 4 * threshold);
-        if w.fired {
+        if w.fired && w.suppressed {
+            self.went_on_suppressed.insert((a.subject, a.remote));
+        } else if w.fired {
             let w = w.clone();
             self.raise(a, &w, None);
         } else if let Some(span) = densest(&w.ports, window_ms, threshold) {
@@ -645,6 +654,24 @@ impl PortscanDetector {
             );
         }
         self.dropped += (before - self.windows.len()) as u64;
+    }
+
+    /// Marks the scan of `remote` by the subject keyed `subject_key` as suppressed: a rule
+    /// dropped its finding, and the ports it goes on to add are dropped with it.
+    pub fn suppress(&mut self, subject_key: &str, remote: IpAddr) {
+        let Some(subject) = self.subject_index.get(subject_key) else {
+            return;
+        };
+        if self.windows.contains(subject, remote) {
+            self.windows.get_or_default(subject, remote).suppressed = true;
+        }
+    }
+
+    /// How many scans suppressed in an earlier batch went on since the last call.
+    pub fn take_went_on_suppressed(&mut self) -> usize {
+        let n = self.went_on_suppressed.len();
+        self.went_on_suppressed.clear();
+        n
     }
 
     /// Takes the scans found so far.

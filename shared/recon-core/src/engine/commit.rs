@@ -47,6 +47,9 @@ pub struct Backfill {
 /// Per account: first observed event, and the end of its learning period.
 type Accounts = HashMap<String, (Timestamp, Option<Timestamp>)>;
 
+/// The reason given for the ports a scan adds after a rule suppressed it, in an earlier batch.
+pub const CONTINUED_SUPPRESSED: &str = "(a scan suppressed earlier, going on)";
+
 /// How often a conflicting finding write is retried before giving up.
 const MAX_CONFLICT_RETRIES: usize = 5;
 
@@ -78,12 +81,20 @@ impl Engine {
                 .into_iter()
                 .map(|rule| (FindingType::PortProbeUnprotectedPort, rule)),
         );
+        let went_on = self.portscan.take_went_on_suppressed();
+        report.suppressed.extend(std::iter::repeat_n(
+            (FindingType::Portscan, CONTINUED_SUPPRESSED.to_owned()),
+            went_on,
+        ));
         let mut finals: HashMap<String, Finding> = HashMap::new();
         for c in candidates {
             let mut ports = Vec::new();
             if let Some(rule) = self.suppressions.matching(&c.facts(&mut ports)) {
                 tracing::debug!(finding_type = %c.finding_type, rule = %rule.name, "finding suppressed");
                 report.suppressed.push((c.finding_type, rule.name.clone()));
+                if let (FindingType::Portscan, Some(remote)) = (c.finding_type, c.remote_ip) {
+                    self.portscan.suppress(&c.subject_key, remote);
+                }
                 continue;
             }
             let (finding, created) = self.save_candidate(store, c, now).await?;
