@@ -260,6 +260,10 @@ pub struct PortCount {
     pub count: u64,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// What a flow-log-based finding saw.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetworkEvidence {
@@ -275,6 +279,10 @@ pub struct NetworkEvidence {
     pub distinct_ports_at_least: bool,
     /// True when the traffic was rejected.
     pub blocked: bool,
+    /// Flows rejected, of [`Finding::count`](crate::finding::Finding::count) (Portscan; a
+    /// PortProbe is about accepted flows only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rejected: u64,
     /// The flow-log objects and line numbers that carried it (bounded), e.g. `key:123`.
     pub sources: Vec<String>,
 }

@@ -556,6 +556,31 @@ fn rejected_attempts_count_toward_a_portscan() {
     let v = asff(f);
     assert_eq!(at(&v, "/Action/NetworkConnectionAction/Blocked"), true);
     assert_eq!(at(&v, "/ProductFields/recon~1blocked"), "true");
+    let description = at(&v, "/Description").as_str().unwrap_or_default();
+    assert!(
+        description.ends_with("The traffic was rejected."),
+        "{description}"
+    );
+
+    // Half of them rejected: not blocked, and the description no longer says "accepted" of
+    // them all.
+    let half: Vec<Flow> = sweep(TARGET, 1000, 16, T0, 10)
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| if i % 2 == 0 { f.reject() } else { f })
+        .collect();
+    let c = detect(&[(&key(0), &V5, &half)]);
+    let f = single(&c.findings, Portscan);
+    assert!(!net(f).blocked);
+    assert_eq!(net(f).rejected, 8);
+    let v = asff(f);
+    assert_eq!(at(&v, "/Action/NetworkConnectionAction/Blocked"), false);
+    assert_eq!(at(&v, "/ProductFields/recon~1rejected-flows"), "8");
+    let description = at(&v, "/Description").as_str().unwrap_or_default();
+    assert!(
+        description.ends_with("8 of the 16 flows were rejected, the others accepted."),
+        "{description}"
+    );
 }
 
 #[test]

@@ -307,8 +307,14 @@ fn scan_sentences(
         let listed = port_list(&ev.ports[..ev.ports.len().min(LISTED * 2)], false);
         out.push(format!("Ports seen include {listed}."));
     }
-    let verdict = if ev.blocked { "rejected" } else { "accepted" };
-    out.push(format!("The traffic was {verdict}."));
+    out.push(match (ev.blocked, ev.rejected) {
+        (true, _) => "The traffic was rejected.".to_owned(),
+        (false, 0) => "The traffic was accepted.".to_owned(),
+        (false, rejected) => format!(
+            "{rejected} of the {} were rejected, the others accepted.",
+            count_of(f.count, "flow")
+        ),
+    });
     out
 }
 

@@ -293,6 +293,10 @@ fn fields(probe: bool, e: &Ec2Subject, ev: &NetworkEvidence) -> Fields {
             "distinct-ports-at-least",
             ev.distinct_ports_at_least.then(|| "true".to_owned()),
         ),
+        (
+            "rejected-flows",
+            (ev.rejected > 0).then(|| ev.rejected.to_string()),
+        ),
     ];
     out.extend(optional.into_iter().filter_map(|(k, v)| Some((k, v?))));
     out.push(("blocked", ev.blocked.to_string()));

@@ -135,6 +135,7 @@ pub(super) fn network_evidence(ports: &[(u16, Option<&str>, u64)]) -> NetworkEvi
         distinct_ports: None,
         distinct_ports_at_least: false,
         blocked: false,
+        rejected: 0,
         sources: vec!["AWSLogs/111122223333/vpcflowlogs/us-east-1/2024/05/01/f.log.gz:17".into()],
     }
 }

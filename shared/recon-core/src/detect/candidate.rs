@@ -117,6 +117,7 @@ impl Candidate {
                 a.distinct_ports = a.distinct_ports.max(b.distinct_ports);
                 a.distinct_ports_at_least |= b.distinct_ports_at_least;
                 a.blocked = a.blocked && b.blocked;
+                a.rejected = a.rejected.saturating_add(b.rejected);
                 if a.protocol.is_none() {
                     a.protocol = b.protocol;
                 }
@@ -229,6 +230,7 @@ fn merge_net(old: &NetworkEvidence, new: NetworkEvidence) -> NetworkEvidence {
         distinct_ports: new.distinct_ports.max(old.distinct_ports),
         distinct_ports_at_least: new.distinct_ports_at_least || old.distinct_ports_at_least,
         blocked: new.blocked && old.blocked,
+        rejected: new.rejected.saturating_add(old.rejected),
         sources,
     }
 }

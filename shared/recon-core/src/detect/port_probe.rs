@@ -92,6 +92,7 @@ impl PortProbeDetector {
                 distinct_ports: None,
                 distinct_ports_at_least: false,
                 blocked: false,
+                rejected: 0,
                 sources: vec![p.source.clone()],
             }),
         };

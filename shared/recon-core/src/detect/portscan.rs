@@ -587,6 +587,11 @@ impl PortscanDetector {
                 distinct_ports: Some(u32::try_from(w.ports.len()).unwrap_or(u32::MAX)),
                 distinct_ports_at_least: w.ports.capped,
                 blocked: w.rejected == w.attempts,
+                rejected: if first_time {
+                    u64::from(w.rejected)
+                } else {
+                    u64::from(a.rejected)
+                },
                 sources: if first_time {
                     vec![(a.source)()]
                 } else {
