@@ -208,7 +208,7 @@ pub fn open(name: &str, raw: Box<dyn Read + Send>, limits: Limits) -> io::Result
     let mut reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(BUF, bounded));
     let kind = match name_hint(name) {
         Some(kind) => kind,
-        None => sniff(reader.fill_buf()?),
+        None => sniff_named(name, reader.fill_buf()?),
     };
     Ok(Opened {
         content: Content::Stream(reader),
@@ -243,7 +243,7 @@ pub fn open_bytes_into(
     };
     let kind = match name_hint(name) {
         Some(kind) => kind,
-        None => sniff(&content[..content.len().min(BUF)]),
+        None => sniff_named(name, &content[..content.len().min(BUF)]),
     };
     Ok(Opened {
         content: Content::Bytes(content),
@@ -267,6 +267,25 @@ fn inflate_whole(raw: &[u8], limits: Limits, mut out: Vec<u8>) -> Option<Vec<u8>
     out.truncate(size);
     out.resize(size, 0);
     crate::gzip::decompress_single_member(raw, &mut out).then_some(out)
+}
+
+/// [`sniff`] of the first [`BUF`] bytes of the object `name`, falling back on the name that
+/// AWS gives its delivery files when those bytes do not tell: a first line longer than they
+/// are, or more blank lines (the reader skips blank lines and reports over-long ones).
+fn sniff_named(name: &str, head: &[u8]) -> ObjectKind {
+    let kind = sniff(head);
+    let undecided = kind == ObjectKind::Other || (kind == ObjectKind::Empty && head.len() >= BUF);
+    if !undecided {
+        return kind;
+    }
+    let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    if file.contains("_vpcflowlogs_") {
+        ObjectKind::FlowLog
+    } else if file.contains("_CloudTrail_") && file.contains(".json") {
+        ObjectKind::CloudTrail
+    } else {
+        kind
+    }
 }
 
 /// Kinds that the key alone tells (CloudTrail's own layout names them).
@@ -662,6 +681,28 @@ mod tests {
             kind_of("f.log", b"version account-id interface-id\n"),
             ObjectKind::FlowLog
         );
+    }
+
+    #[test]
+    fn what_the_first_bytes_cannot_tell_an_aws_file_name_does() {
+        // More blank lines than one sniff reads, or a first line longer than it: the file was
+        // passed over as empty or as not a log.
+        let flow = "2 111122223333 eni-0a1b2c3d 198.51.100.7 10.0.0.5 40000 22 6 1 40 \
+                    1627563773 1627563833 ACCEPT OK\n";
+        let named = "AWSLogs/111122223333/vpcflowlogs/us-east-1/2026/10/01/\
+                     111122223333_vpcflowlogs_us-east-1_fl-0abc_20261001T0000Z_a1b2.log";
+        let blank = format!("{}{flow}", "\n".repeat(BUF));
+        let long = format!("{}\n{flow}", "x".repeat(BUF));
+        for data in [&blank, &long] {
+            assert_eq!(kind_of(named, data.as_bytes()), ObjectKind::FlowLog);
+            assert_ne!(kind_of("notes.txt", data.as_bytes()), ObjectKind::FlowLog);
+        }
+        let trail = "111122223333_CloudTrail_us-east-1_20261001T0000Z_a1b2.json";
+        let records = format!("{}{{\"Records\":[]}}", " ".repeat(BUF));
+        assert_eq!(kind_of(trail, records.as_bytes()), ObjectKind::CloudTrail);
+        // What the bytes do tell stands, and a small empty file stays empty.
+        assert_eq!(kind_of(named, b"\n\n"), ObjectKind::Empty);
+        assert_eq!(kind_of(trail, b"{\"Records\":[]}"), ObjectKind::CloudTrail);
     }
 
     #[test]
