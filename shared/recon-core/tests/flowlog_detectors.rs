@@ -1864,3 +1864,27 @@ fn regression_a_suppressed_scan_stays_suppressed_as_it_goes_on_in_later_runs() {
     let c3 = run3.commit(&mut store, NOW_MS + 12 * FIVE_MIN_MS);
     assert_eq!(single(&c3.findings, Portscan).remote_ip, Some(ip(TARGET)));
 }
+
+#[test]
+fn regression_a_run_keeps_at_most_max_subjects_and_goes_on_with_those_it_knows() {
+    // One new interface a line grew memory without bound (about 450 bytes each: a 5.5 MB
+    // file took 450 MB).
+    use recon_core::detect::portscan::MAX_SUBJECTS;
+    let eni = |n: usize| format!("eni-{n:017x}");
+    let mut flows: Vec<Flow> = (0..MAX_SUBJECTS)
+        .map(|n| Flow::out("198.51.200.20", 443, T0).eni(&eni(n), None))
+        .collect();
+    flows.push(Flow::inbound(SCANNER, 22, T0 + 1).eni(&eni(MAX_SUBJECTS), None));
+    flows.push(Flow::inbound(SCANNER, 23, T0 + 2).eni(&eni(7), None));
+    let mut b = Batch::standard();
+    let r = b.scan_flows(&key(0), &V5, &flows).clone();
+    assert_eq!(r.records, MAX_SUBJECTS as u64 + 2);
+    assert_eq!(
+        r.evaluated,
+        MAX_SUBJECTS as u64 + 1,
+        "the one past the limit is not"
+    );
+    let c = b.commit(&mut MemoryStore::default(), NOW_MS);
+    let probe = single(&c.findings, PortProbeUnprotectedPort);
+    assert_eq!(ec2(probe).interface_id, Some(eni(7)));
+}

@@ -45,6 +45,11 @@ pub const LATE_FLOWS_MS: i64 = 15 * 60_000;
 /// [`PortscanDetector::dropped_windows`]).
 pub const MAX_OPEN_WINDOWS: usize = 200_000;
 
+/// Most subjects (instances, or interfaces without one) told apart in one run, about 25 MB of
+/// them. A run over more (a hostile file can name a new interface on every line) evaluates no
+/// record of the subjects past the limit, and says so.
+pub const MAX_SUBJECTS: usize = 50_000;
+
 /// A subject (instance or interface) and where it lives.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubjectInfo {
@@ -497,6 +502,13 @@ impl PortscanDetector {
         self.subjects.push(make());
         self.subject_index.insert(key, i);
         i
+    }
+
+    /// Whether a record of the subject keyed `key` can be evaluated: it is known, or there is
+    /// room for it (see [`MAX_SUBJECTS`]).
+    #[inline]
+    pub fn has_room_for(&self, key: &str) -> bool {
+        self.subjects.len() < MAX_SUBJECTS || self.subject_index.get(key).is_some()
     }
 
     /// The subject registered under an index.

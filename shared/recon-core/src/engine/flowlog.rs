@@ -11,7 +11,7 @@ use super::sides::{interface_key, Flow, Held};
 use super::{Engine, ObjectRef, ObjectReport};
 use crate::cloudtrail::{Layout, ReadIssue, RecordReader};
 use crate::detect::port_probe::Probe;
-use crate::detect::portscan::{Attempt, SubjectInfo};
+use crate::detect::portscan::{Attempt, SubjectInfo, MAX_SUBJECTS};
 use crate::finding::Ec2Subject;
 use crate::flowlog::LineParser;
 use crate::flowlog::{
@@ -172,6 +172,9 @@ impl Engine {
         };
         let region = rec.region.or(object.region_hint.as_deref());
         let default_region = &self.config.default_region;
+        if !self.portscan.has_room_for(subject_key) {
+            return self.too_many_subjects();
+        }
         let subject = self.portscan.subject(subject_key, || SubjectInfo {
             key: subject_key.to_owned(),
             account_id: account.to_owned(),
@@ -212,6 +215,20 @@ impl Engine {
             }
             None => self.learn_side(subject, slot, &flow, &at),
         }
+    }
+
+    /// A record of a subject past [`MAX_SUBJECTS`]: not evaluated; the first one is warned of.
+    #[cold]
+    fn too_many_subjects(&mut self) -> Outcome {
+        if self.subjects_refused == 0 {
+            tracing::warn!(
+                limit = MAX_SUBJECTS,
+                "more instances and interfaces in one run than the limit: records of the \
+                 others are not evaluated (scan fewer accounts or days at a time)"
+            );
+        }
+        self.subjects_refused += 1;
+        Outcome::Passed
     }
 
     /// A record the address space does not place: it waits for its interface's address, or

@@ -121,6 +121,9 @@ pub struct Engine {
     probes: PortProbeDetector,
     /// Interfaces' own addresses learnt from records that do not say which side is theirs.
     sides: sides::SideLearner,
+    /// Flow records not evaluated because their subject was past the limit
+    /// ([`MAX_SUBJECTS`](crate::detect::portscan::MAX_SUBJECTS)).
+    subjects_refused: u64,
     /// True once flow state was loaded or flow logs scanned: only then is it saved back.
     flow_state_touched: bool,
     accounts: Vec<(String, Timestamp)>,
@@ -147,6 +150,7 @@ impl Engine {
             first_calls: FirstCallTracker::default(),
             probes: PortProbeDetector::default(),
             sides: sides::SideLearner::default(),
+            subjects_refused: 0,
             flow_state_touched: false,
             accounts: Vec::new(),
             scratch: Vec::new(),
