@@ -132,6 +132,11 @@ impl Suppressions {
         self.rules.is_empty()
     }
 
+    /// Whether a rule named `name` is in force.
+    pub fn has_rule(&self, name: &str) -> bool {
+        self.rules.iter().any(|r| r.name == name)
+    }
+
     /// The first rule that suppresses a finding with these facts.
     pub fn matching(&self, facts: &Facts<'_>) -> Option<&Rule> {
         self.rules.iter().find(|r| r.matches(facts))

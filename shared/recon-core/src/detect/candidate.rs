@@ -78,24 +78,35 @@ impl Candidate {
     }
 
     /// Folds `new` (same finding key, same batch) into this candidate: counts add up, the
-    /// span widens, the earliest activity's Region and the latest activity's subject, address
-    /// and list entry win, and the evidence lists merge within their bounds.
+    /// span widens, the earliest activity's Region and the latest activity's address and list
+    /// entry win (and subject, for a principal; an instance keeps the interface its activity
+    /// began on), and the evidence lists merge within their bounds.
     ///
     /// The Region stays with the earliest activity: it places the finding in Security Hub
     /// (`ProductArn`), and a finding that moved Region on update would be a second finding
     /// there, created with `CreatedAt` before its `UpdatedAt`.
     pub fn absorb(&mut self, new: Candidate) {
         self.count += new.count;
-        if new.first_seen < self.first_seen {
+        let earlier = new.first_seen < self.first_seen;
+        if earlier {
             self.region.clone_from(&new.region);
         }
         self.first_seen = self.first_seen.min(new.first_seen);
         self.severity = self.severity.max(new.severity);
+        // A principal is described as last seen; an instance by the interface its activity
+        // began on (where a scan was raised: what suppression rules are matched against, in
+        // one batch as over several).
+        let subject_from_new = match self.subject {
+            Subject::Principal(_) => new.last_seen >= self.last_seen,
+            Subject::Ec2(_) => earlier,
+        };
         if new.last_seen >= self.last_seen {
             self.last_seen = new.last_seen;
-            self.subject = new.subject;
             self.intel = new.intel.or(self.intel.take());
             self.remote_ip = new.remote_ip.or(self.remote_ip);
+        }
+        if subject_from_new {
+            self.subject = new.subject;
         }
         match (&mut self.evidence, new.evidence) {
             (Evidence::Api(a), Evidence::Api(b)) => {
@@ -158,10 +169,11 @@ impl Candidate {
             account_id: self.account_id,
             region: old.region.clone(),
             partition: old.partition.clone(),
-            subject: if newer {
-                self.subject
-            } else {
-                old.subject.clone()
+            subject: match (&old.subject, newer) {
+                // An instance keeps the interface its activity began on.
+                (Subject::Ec2(_), _) if self.first_seen >= old.first_seen => old.subject.clone(),
+                (_, true) | (Subject::Ec2(_), false) => self.subject,
+                (Subject::Principal(_), false) => old.subject.clone(),
             },
             remote_ip: if newer {
                 self.remote_ip.or(old.remote_ip)

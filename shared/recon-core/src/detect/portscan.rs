@@ -12,7 +12,7 @@
 //! are kept in the store ([`PortscanDetector::export`] / [`PortscanDetector::import`]), so a
 //! scan whose flows arrive in two delivered files is still one scan.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -71,28 +71,42 @@ pub struct SubjectInfo {
 /// Most interfaces told apart for one subject; an instance with more shares the last one.
 pub const MAX_INTERFACES: usize = 64;
 
-/// One network interface of a subject and its own addresses.
+/// One network interface of a subject: where it is, and its own addresses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InterfaceSide {
     /// `interface-id` (`None` when the log has none).
     pub id: Option<String>,
+    /// `vpc-id` of its first record.
+    pub vpc_id: Option<String>,
+    /// `subnet-id` of its first record.
+    pub subnet_id: Option<String>,
     /// Its address in each family (IPv4, IPv6), once known.
     pub local: [Option<IpAddr>; 2],
 }
 
+impl InterfaceSide {
+    /// The interface `id` in `vpc_id` and `subnet_id`, its addresses not known yet.
+    pub fn new(id: Option<&str>, vpc_id: Option<&str>, subnet_id: Option<&str>) -> Self {
+        InterfaceSide {
+            id: id.map(str::to_owned),
+            vpc_id: vpc_id.map(str::to_owned),
+            subnet_id: subnet_id.map(str::to_owned),
+            local: [None; 2],
+        }
+    }
+}
+
 impl SubjectInfo {
-    /// The slot of interface `id` among the subject's, registering it the first time.
+    /// The slot of interface `id` among the subject's, registering it (made by `make`) the
+    /// first time.
     #[inline]
-    pub fn interface_slot(&mut self, id: Option<&str>) -> u8 {
+    pub fn interface_slot(&mut self, id: Option<&str>, make: impl FnOnce() -> InterfaceSide) -> u8 {
         let found = self.interfaces.iter().position(|i| i.id.as_deref() == id);
         let slot = found.unwrap_or_else(|| {
             if self.interfaces.len() < MAX_INTERFACES {
-                self.interfaces.push(InterfaceSide {
-                    id: id.map(str::to_owned),
-                    local: [None; 2],
-                });
+                self.interfaces.push(make());
             }
-            self.interfaces.len() - 1
+            self.interfaces.len().saturating_sub(1)
         });
         u8::try_from(slot).unwrap_or(u8::MAX)
     }
@@ -116,12 +130,12 @@ impl SubjectInfo {
     /// a pod behind the node's interface, say).
     pub fn ec2_for(&self, slot: u8, local: IpAddr) -> Ec2Subject {
         let mut ec2 = self.ec2.clone();
-        if let Some(id) = self
-            .interfaces
-            .get(usize::from(slot))
-            .and_then(|i| i.id.as_ref())
-        {
-            ec2.interface_id = Some(id.clone());
+        if let Some(side) = self.interfaces.get(usize::from(slot)) {
+            if side.id.is_some() {
+                ec2.interface_id.clone_from(&side.id);
+                ec2.vpc_id.clone_from(&side.vpc_id);
+                ec2.subnet_id.clone_from(&side.subnet_id);
+            }
         }
         ec2.local_ip = Some(local);
         ec2
@@ -299,6 +313,9 @@ struct Window {
 struct Saved {
     subjects: Vec<SubjectInfo>,
     windows: Vec<(u32, IpAddr, Window)>,
+    /// The rule that dropped each suppressed window's scan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    suppressed_by: Vec<(u32, IpAddr, String)>,
 }
 
 /// The open windows by (subject, remote host). IPv4 hosts, nearly all of them, are keyed by
@@ -459,8 +476,11 @@ pub struct PortscanDetector {
     max_open: usize,
     /// Windows dropped to stay within `max_open`.
     dropped: u64,
-    /// Suppressed scans that went on since the last [`drain`](Self::drain).
-    went_on_suppressed: HashSet<(u32, IpAddr)>,
+    /// The rule that dropped each suppressed scan's finding, by window.
+    suppressed_by: HashMap<(u32, IpAddr), String>,
+    /// What suppressed scans went on to do, by finding id, with the rule that dropped them:
+    /// dropped again while the rule is in force.
+    held_back: HashMap<String, (String, Candidate)>,
 }
 
 impl PortscanDetector {
@@ -477,7 +497,8 @@ impl PortscanDetector {
             pending: HashMap::new(),
             max_open: MAX_OPEN_WINDOWS,
             dropped: 0,
-            went_on_suppressed: HashSet::new(),
+            suppressed_by: HashMap::new(),
+            held_back: HashMap::new(),
         }
     }
 
@@ -537,9 +558,13 @@ impl PortscanDetector {
                 // The window's ports are too old to be part of a scan with this one.
                 *w = Window::default();
             } else if a.time < w.last.saturating_sub(window_ms) {
-                // A flow from before the window, read late: it cannot join the latest ports,
-                // and must not end the window they are in.
-                return;
+                // A flow from before the window, read late: it cannot join the latest ports.
+                // It must not end a window of several ports (a scan in progress); one stray
+                // later port gives way to it (an earlier scan, read after that port).
+                if w.ports.len() > 1 || w.fired {
+                    return;
+                }
+                *w = Window::default();
             }
         }
         if w.attempts == 0 {
@@ -554,7 +579,8 @@ impl PortscanDetector {
         w.ports.retain_since(w.last - window_ms);
         w.ports.touch(a.port, a.time, 4 * threshold);
         if w.fired && w.suppressed {
-            self.went_on_suppressed.insert((a.subject, a.remote));
+            let w = w.clone();
+            self.hold_back(a, &w);
         } else if w.fired {
             let w = w.clone();
             self.raise(a, &w, None);
@@ -568,11 +594,48 @@ impl PortscanDetector {
     /// Records a scan: `span` is the window that completed it (first time), `None` for an
     /// attempt that continues a scan already raised.
     fn raise(&mut self, a: &Attempt<'_>, w: &Window, span: Option<(i64, i64)>) {
-        let first_time = span.is_some();
-        let (first, last) = span.unwrap_or((a.time, a.time));
-        let Some(s) = self.subjects.get(a.subject as usize) else {
+        let Some(c) = self.candidate(a, w, span) else {
             return;
         };
+        let id = c.finding_id();
+        match self.pending.get_mut(&id) {
+            Some(into) => into.absorb(c),
+            None => {
+                self.pending.insert(id, c);
+            }
+        }
+    }
+
+    /// Records an attempt that continues a scan whose finding a rule dropped, apart: see
+    /// [`drain_held_back`](Self::drain_held_back).
+    #[cold]
+    fn hold_back(&mut self, a: &Attempt<'_>, w: &Window) {
+        let Some(c) = self.candidate(a, w, None) else {
+            return;
+        };
+        let rule = self
+            .suppressed_by
+            .get(&(a.subject, a.remote))
+            .cloned()
+            .unwrap_or_default();
+        match self.held_back.get_mut(&c.finding_id()) {
+            Some((_, into)) => into.absorb(c),
+            None => {
+                self.held_back.insert(c.finding_id(), (rule, c));
+            }
+        }
+    }
+
+    /// The candidate for a scan (see [`raise`](Self::raise)).
+    fn candidate(
+        &self,
+        a: &Attempt<'_>,
+        w: &Window,
+        span: Option<(i64, i64)>,
+    ) -> Option<Candidate> {
+        let first_time = span.is_some();
+        let (first, last) = span.unwrap_or((a.time, a.time));
+        let s = self.subjects.get(a.subject as usize)?;
         let mut ports = Vec::new();
         if first_time {
             for (p, _) in w.ports.iter() {
@@ -611,13 +674,7 @@ impl PortscanDetector {
                 },
             }),
         };
-        let id = c.finding_id();
-        match self.pending.get_mut(&id) {
-            Some(into) => into.absorb(c),
-            None => {
-                self.pending.insert(id, c);
-            }
-        }
+        Some(c)
     }
 
     /// Moves the stream's clock; every half window, drops windows that can no longer grow.
@@ -673,22 +730,39 @@ impl PortscanDetector {
         self.dropped += (before - self.windows.len()) as u64;
     }
 
-    /// Marks the scan of `remote` by the subject keyed `subject_key` as suppressed: a rule
-    /// dropped its finding, and the ports it goes on to add are dropped with it.
-    pub fn suppress(&mut self, subject_key: &str, remote: IpAddr) {
+    /// Marks the scan of `remote` by the subject keyed `subject_key` as suppressed by `rule`:
+    /// the rule dropped its finding, and what the scan goes on to do is held back (see
+    /// [`drain_held_back`](Self::drain_held_back)).
+    pub fn suppress(&mut self, subject_key: &str, remote: IpAddr, rule: &str) {
         let Some(subject) = self.subject_index.get(subject_key) else {
             return;
         };
         if self.windows.contains(subject, remote) {
             self.windows.get_or_default(subject, remote).suppressed = true;
+            self.suppressed_by
+                .insert((subject, remote), rule.to_owned());
         }
     }
 
-    /// How many scans suppressed in an earlier batch went on since the last call.
-    pub fn take_went_on_suppressed(&mut self) -> usize {
-        let n = self.went_on_suppressed.len();
-        self.went_on_suppressed.clear();
-        n
+    /// Ends the suppression of a scan (its rule is no longer in force): what it does from now
+    /// on is raised again.
+    pub fn unsuppress(&mut self, subject_key: &str, remote: IpAddr) {
+        let Some(subject) = self.subject_index.get(subject_key) else {
+            return;
+        };
+        if self.windows.contains(subject, remote) {
+            self.windows.get_or_default(subject, remote).suppressed = false;
+        }
+        self.suppressed_by.remove(&(subject, remote));
+    }
+
+    /// Takes what suppressed scans went on to do since the last call, each with the name of
+    /// the rule that dropped the scan: dropped again if that rule is still in force, else a
+    /// finding like any other.
+    pub fn drain_held_back(&mut self) -> Vec<(String, Candidate)> {
+        let mut v: Vec<(String, Candidate)> = self.held_back.drain().map(|(_, rc)| rc).collect();
+        v.sort_by_key(|(_, c)| c.first_seen);
+        v
     }
 
     /// Takes the scans found so far.
@@ -723,6 +797,9 @@ impl PortscanDetector {
                 saved.subjects.push(info.clone());
                 next
             });
+            if let Some(rule) = self.suppressed_by.get(&(s, remote)) {
+                saved.suppressed_by.push((index, remote, rule.clone()));
+            }
             saved.windows.push((index, remote, w.clone()));
         }
         serde_json::to_vec(&saved).ok()
@@ -740,8 +817,20 @@ impl PortscanDetector {
         let indexes: Vec<u32> = saved
             .subjects
             .into_iter()
-            .map(|info| {
+            .map(|mut info| {
                 let key = info.key.clone();
+                // The interface the subject was first seen through is slot 0, as for a new
+                // subject, with the address it was seen with; others are learnt again.
+                let e = &info.ec2;
+                let mut first = InterfaceSide::new(
+                    e.interface_id.as_deref(),
+                    e.vpc_id.as_deref(),
+                    e.subnet_id.as_deref(),
+                );
+                if let Some(ip) = e.local_ip {
+                    first.local[usize::from(ip.is_ipv6())] = Some(ip);
+                }
+                info.interfaces = vec![first];
                 self.subject(&key, || info)
             })
             .collect();
@@ -751,6 +840,11 @@ impl PortscanDetector {
             };
             self.now = self.now.max(window.last);
             *self.windows.get_or_default(subject, remote) = window;
+        }
+        for (s, remote, rule) in saved.suppressed_by {
+            if let Some(&subject) = indexes.get(s as usize) {
+                self.suppressed_by.insert((subject, remote), rule);
+            }
         }
     }
 }

@@ -47,9 +47,6 @@ pub struct Backfill {
 /// Per account: first observed event, and the end of its learning period.
 type Accounts = HashMap<String, (Timestamp, Option<Timestamp>)>;
 
-/// The reason given for the ports a scan adds after a rule suppressed it, in an earlier batch.
-pub const CONTINUED_SUPPRESSED: &str = "(a scan suppressed earlier, going on)";
-
 /// How often a conflicting finding write is retried before giving up.
 const MAX_CONFLICT_RETRIES: usize = 5;
 
@@ -81,11 +78,17 @@ impl Engine {
                 .into_iter()
                 .map(|rule| (FindingType::PortProbeUnprotectedPort, rule)),
         );
-        let went_on = self.portscan.take_went_on_suppressed();
-        report.suppressed.extend(std::iter::repeat_n(
-            (FindingType::Portscan, CONTINUED_SUPPRESSED.to_owned()),
-            went_on,
-        ));
+        for (rule, c) in self.portscan.drain_held_back() {
+            // A scan a rule dropped went on: dropped again while the rule is in force.
+            if self.suppressions.has_rule(&rule) {
+                report.suppressed.push((FindingType::Portscan, rule));
+                continue;
+            }
+            if let Some(remote) = c.remote_ip {
+                self.portscan.unsuppress(&c.subject_key, remote);
+            }
+            candidates.push(c);
+        }
         let mut finals: HashMap<String, Finding> = HashMap::new();
         for c in candidates {
             let mut ports = Vec::new();
@@ -93,7 +96,7 @@ impl Engine {
                 tracing::debug!(finding_type = %c.finding_type, rule = %rule.name, "finding suppressed");
                 report.suppressed.push((c.finding_type, rule.name.clone()));
                 if let (FindingType::Portscan, Some(remote)) = (c.finding_type, c.remote_ip) {
-                    self.portscan.suppress(&c.subject_key, remote);
+                    self.portscan.suppress(&c.subject_key, remote, &rule.name);
                 }
                 continue;
             }

@@ -11,7 +11,7 @@ use super::sides::{interface_key, Flow, Held};
 use super::{Engine, ObjectRef, ObjectReport};
 use crate::cloudtrail::{Layout, ReadIssue, RecordReader};
 use crate::detect::port_probe::Probe;
-use crate::detect::portscan::{Attempt, SubjectInfo, MAX_SUBJECTS};
+use crate::detect::portscan::{Attempt, InterfaceSide, SubjectInfo, MAX_SUBJECTS};
 use crate::finding::Ec2Subject;
 use crate::flowlog::LineParser;
 use crate::flowlog::{
@@ -180,12 +180,15 @@ impl Engine {
             account_id: account.to_owned(),
             region: region.unwrap_or(default_region).to_owned(),
             ec2: ec2_subject(rec),
-            interfaces: Vec::new(),
+            interfaces: vec![interface_side(rec)],
         });
-        let slot = self
-            .portscan
-            .subject_info(subject)
-            .map_or(0, |s| s.interface_slot(rec.interface_id));
+        // A subject without an instance id is its interface: slot 0.
+        let slot = match rec.instance_id {
+            None => 0,
+            Some(_) => self.portscan.subject_info(subject).map_or(0, |s| {
+                s.interface_slot(rec.interface_id, || interface_side(rec))
+            }),
+        };
         let (Some(src), Some(dst)) = (rec.source(), rec.destination()) else {
             return Outcome::Passed;
         };
@@ -247,22 +250,55 @@ impl Engine {
             return Outcome::Passed;
         };
         self.learnt_local(subject, slot, local);
-        for h in waited {
+        self.evaluate_held(subject, slot, local, waited, at.subject_key);
+        self.evaluate(subject, slot, flow, flow.iface_src == local, at);
+        Outcome::Evaluated
+    }
+
+    /// Evaluates records that waited for the address of the subject's interface `slot`, now
+    /// known to be `local`; those that do not name it are dropped and counted.
+    fn evaluate_held(
+        &mut self,
+        subject: u32,
+        slot: u8,
+        local: IpAddr,
+        held: Vec<Held>,
+        subject_key: &str,
+    ) {
+        let mut strays = 0;
+        for h in held {
             let local_is_src = h.flow.iface_src == local;
             if !local_is_src && h.flow.iface_dst != local {
+                strays += 1;
                 continue;
             }
             let source = || h.source.clone();
             let held_at = Context {
                 account: &h.account,
                 region: h.region.as_deref(),
-                subject_key: at.subject_key,
+                subject_key,
                 source: &source,
             };
             self.evaluate(subject, slot, &h.flow, local_is_src, &held_at);
         }
-        self.evaluate(subject, slot, flow, flow.iface_src == local, at);
-        Outcome::Evaluated
+        self.sides.count_dropped(strays);
+    }
+
+    /// The interface's address became known without the learner (a public peer, a
+    /// `flow-direction`): the records that waited for it are evaluated now.
+    #[cold]
+    #[inline(never)]
+    fn release_held(&mut self, subject: u32, slot: u8, local: IpAddr) {
+        let held = self.sides.release(interface_key(subject, slot), local);
+        if held.is_empty() {
+            return;
+        }
+        let key = self
+            .portscan
+            .subject_info(subject)
+            .map(|s| s.key.clone())
+            .unwrap_or_default();
+        self.evaluate_held(subject, slot, local, held, &key);
     }
 
     /// Hands what one record shows to the detectors: an outbound attempt to Portscan, an
@@ -367,7 +403,11 @@ impl Engine {
             },
         };
         if known.is_none() {
-            self.learnt_local(subject, slot, if local_is_src { src } else { dst });
+            let local = if local_is_src { src } else { dst };
+            self.learnt_local(subject, slot, local);
+            if self.sides.has_waiting() {
+                self.release_held(subject, slot, local);
+            }
         }
         Some(local_is_src)
     }
@@ -394,6 +434,10 @@ impl ObjectReport {
         self.evaluated += u64::from(outcome == Outcome::Evaluated);
         self.without_account += u64::from(outcome == Outcome::NoAccount);
     }
+}
+
+fn interface_side(rec: &FlowRecord<'_>) -> InterfaceSide {
+    InterfaceSide::new(rec.interface_id, rec.vpc_id, rec.subnet_id)
 }
 
 fn ec2_subject(rec: &FlowRecord<'_>) -> Ec2Subject {

@@ -132,6 +132,29 @@ impl SideLearner {
         Some((local, waiting.held))
     }
 
+    /// Whether any record waits.
+    #[inline]
+    pub fn has_waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    /// Takes the records of `interface` in the family of `ip` that wait, now that its address
+    /// is known another way (a public peer, a `flow-direction`).
+    pub fn release(&mut self, interface: u64, ip: IpAddr) -> Vec<Held> {
+        match self.waiting.remove(&(interface, ip.is_ipv6())) {
+            Some(w) => {
+                self.held -= w.held.len();
+                w.held
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Counts records that waited and turned out not to be the interface's.
+    pub fn count_dropped(&mut self, n: usize) {
+        self.dropped += n as u64;
+    }
+
     /// Drops the records still waiting (their interface's address never showed) and returns
     /// how many records were dropped since the last call.
     pub fn finish(&mut self) -> u64 {
