@@ -258,6 +258,10 @@ pub struct PortCount {
     pub name: Option<String>,
     /// Flows seen on it.
     pub count: u64,
+    /// The instance's address the port was probed on (PortProbe: an instance has one an
+    /// interface); `None` for the remote ports of a Portscan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<IpAddr>,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -2008,3 +2008,39 @@ fn regression_records_waiting_for_the_address_are_evaluated_when_a_public_peer_s
     let c = detect(&[(&key(0), &V2, &flows)]);
     assert_eq!(net(single(&c.findings, Portscan)).distinct_ports, Some(20));
 }
+
+#[test]
+fn regression_probes_of_two_interfaces_keep_each_ports_address() {
+    // One finding per (instance, scanner): every probed port was shown on the last probe's
+    // address, 22 on an address that never received it.
+    let flows = vec![
+        Flow::inbound(SCANNER, 22, T0),
+        Flow::inbound(SCANNER, 3389, T0 + 10)
+            .eni(ENI_B, Some(INSTANCE))
+            .local("10.0.2.5"),
+    ];
+    let c = detect(&[(&key(0), &V5, &flows)]);
+    let probe = single(&c.findings, PortProbeUnprotectedPort);
+    let v = asff(probe);
+    let details = at(&v, "/Action/PortProbeAction/PortProbeDetails");
+    let pairs: Vec<(u64, &str)> = details
+        .as_array()
+        .expect("details")
+        .iter()
+        .map(|d| {
+            (
+                d["LocalPortDetails"]["Port"].as_u64().unwrap_or_default(),
+                d["LocalIpDetails"]["IpAddressV4"]
+                    .as_str()
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(pairs, [(22, LOCAL), (3389, "10.0.2.5")]);
+    assert_eq!(at(&v, "/Network/DestinationIpV4"), LOCAL);
+    assert_eq!(at(&v, "/Network/DestinationPort"), 22);
+    assert_eq!(
+        at(&v, "/ProductFields/recon~1evidence~1ports"),
+        "22 (SSH) on 10.0.1.15 x1, 3389 (RDP) on 10.0.2.5 x1"
+    );
+}

@@ -193,9 +193,10 @@ fn connection(f: &Finding, ev: &NetworkEvidence) -> Value {
 /// PortProbeUnprotectedPort: one detail per probed local port (bounded).
 fn port_probe(f: &Finding, e: &Ec2Subject, ev: &NetworkEvidence) -> Value {
     let probe = |port: Option<&PortCount>| {
+        let local = port.and_then(|p| p.local).or(e.local_ip);
         let mut d = Obj::new();
         d.opt("LocalPortDetails", port.map(port_details))
-            .opt("LocalIpDetails", ipv4_details(e.local_ip))
+            .opt("LocalIpDetails", ipv4_details(local))
             .opt("RemoteIpDetails", ipv4_details(f.remote_ip));
         d.into_opt()
     };
@@ -245,24 +246,33 @@ fn outbound(f: &Finding, e: &Ec2Subject, ev: &NetworkEvidence) -> Option<Value> 
     Some(o.build())
 }
 
-/// PortProbe: from the scanner (source) to the instance's most-probed port (destination).
+/// PortProbe: from the scanner (source) to the instance's most-probed port (destination), on
+/// the address it was probed on.
 fn inbound(f: &Finding, e: &Ec2Subject, ev: &NetworkEvidence) -> Option<Value> {
-    let mut o = network("IN", f.remote_ip, e.local_ip);
+    let first = ev.ports.first();
+    let mut o = network(
+        "IN",
+        f.remote_ip,
+        first.and_then(|p| p.local).or(e.local_ip),
+    );
     o.str(
         "Protocol",
         protocol(ev, limits::NETWORK_PROTOCOL).as_deref(),
         limits::NETWORK_PROTOCOL,
     )
-    .opt(
-        "DestinationPort",
-        ev.ports.first().map(|p| Value::from(p.port)),
-    );
+    .opt("DestinationPort", first.map(|p| Value::from(p.port)));
     Some(o.build())
 }
 
 /// Ports as `port/NAME xCOUNT`, comma-separated.
 pub(super) fn port_list(ports: &[PortCount], with_counts: bool) -> String {
+    // Ports probed on several of an instance's addresses say which.
+    let several = ports.iter().any(|p| p.local != ports[0].local);
     let one = |p: &PortCount| {
+        let on = match p.local {
+            Some(ip) if several => format!(" on {ip}"),
+            _ => String::new(),
+        };
         let name = non_blank(p.name.as_deref())
             .map(|n| format!(" ({n})"))
             .unwrap_or_default();
@@ -271,7 +281,7 @@ pub(super) fn port_list(ports: &[PortCount], with_counts: bool) -> String {
         } else {
             String::new()
         };
-        format!("{}{name}{count}", p.port)
+        format!("{}{name}{on}{count}", p.port)
     };
     ports.iter().map(one).collect::<Vec<_>>().join(", ")
 }

@@ -130,6 +130,7 @@ pub(super) fn network_evidence(ports: &[(u16, Option<&str>, u64)]) -> NetworkEvi
                 port,
                 name: name.map(Into::into),
                 count,
+                local: None,
             })
             .collect(),
         distinct_ports: None,

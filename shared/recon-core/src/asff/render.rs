@@ -601,6 +601,7 @@ mod tests {
                     port,
                     name: None,
                     count: 1,
+                    local: None,
                 })
                 .collect();
         }

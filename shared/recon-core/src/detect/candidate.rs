@@ -280,7 +280,10 @@ pub fn add_api(apis: &mut Vec<ApiCall>, call: ApiCall) {
 /// Ports that rate a probe High (9200, 9300) come first, then the most frequent: the bounded
 /// list, the title and the network details of a High finding always name what made it High.
 pub fn add_port(ports: &mut Vec<PortCount>, p: PortCount) {
-    match ports.iter_mut().find(|x| x.port == p.port) {
+    match ports
+        .iter_mut()
+        .find(|x| x.port == p.port && x.local == p.local)
+    {
         Some(x) => x.count += p.count,
         None => ports.push(p),
     }

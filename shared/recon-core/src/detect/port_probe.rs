@@ -88,6 +88,7 @@ impl PortProbeDetector {
                     port: p.port,
                     name: port_name(p.port).map(str::to_owned),
                     count: 1,
+                    local: p.subject.local_ip,
                 }],
                 distinct_ports: None,
                 distinct_ports_at_least: false,
@@ -143,6 +144,7 @@ pub fn add_port_count(ports: &mut Vec<PortCount>, port: u16, count: u64) {
             port,
             name: port_name(port).map(str::to_owned),
             count,
+            local: None,
         },
     );
 }
