@@ -2044,3 +2044,39 @@ fn regression_probes_of_two_interfaces_keep_each_ports_address() {
         "22 (SSH) on 10.0.1.15 x1, 3389 (RDP) on 10.0.2.5 x1"
     );
 }
+
+#[test]
+fn regression_a_v2_interface_with_several_addresses_places_each_once_it_shows() {
+    // Secondary addresses (a node's pods in v2 logs): the first address stood for the
+    // interface, and a scan from another address to a private host was never placed.
+    const A2: &str = "10.0.1.16";
+    const A3: &str = "10.0.1.17";
+    let public = |from: &str, t: i64| Flow::out("198.51.200.20", 443, t).local(from);
+    let scan = |from: &str, target: &str, first: u16| -> Vec<Flow> {
+        sweep(target, first, 16, T0 + 10, 1)
+            .into_iter()
+            .map(|f| f.local(from))
+            .collect()
+    };
+    // The address shows before the scan, or after it (its records waited), while another
+    // address's scan waits on.
+    let before = [
+        vec![public(LOCAL, T0), public(A2, T0 + 1)],
+        scan(A2, "10.0.7.7", 1000),
+    ]
+    .concat();
+    let after = [
+        vec![public(LOCAL, T0)],
+        scan(A2, "10.0.7.7", 1000),
+        scan(A3, "10.0.8.8", 2000),
+        vec![public(A2, T0 + 40), public(A3, T0 + 41)],
+    ]
+    .concat();
+    for (flows, scans) in [(before, 1), (after, 2)] {
+        let c = detect(&[(&key(0), &V2, &flows)]);
+        let found = of_type(&c.findings, Portscan);
+        assert_eq!(found.len(), scans, "{:#?}", brief(&c.findings));
+        let by = found.iter().find(|f| f.remote_ip == Some(ip("10.0.7.7")));
+        assert_eq!(by.map(|f| ec2(f).local_ip), Some(Some(ip(A2))));
+    }
+}

@@ -82,7 +82,13 @@ pub struct InterfaceSide {
     pub subnet_id: Option<String>,
     /// Its address in each family (IPv4, IPv6), once known.
     pub local: [Option<IpAddr>; 2],
+    /// Its other addresses (secondary ones, a pod's), seen on the private side of flows with
+    /// public hosts; at most [`MAX_OTHER_ADDRESSES`].
+    pub others: Vec<IpAddr>,
 }
+
+/// Most addresses of an interface kept besides its first one in each family.
+pub const MAX_OTHER_ADDRESSES: usize = 32;
 
 impl InterfaceSide {
     /// The interface `id` in `vpc_id` and `subnet_id`, its addresses not known yet.
@@ -92,6 +98,7 @@ impl InterfaceSide {
             vpc_id: vpc_id.map(str::to_owned),
             subnet_id: subnet_id.map(str::to_owned),
             local: [None; 2],
+            others: Vec::new(),
         }
     }
 }
@@ -115,6 +122,27 @@ impl SubjectInfo {
     pub fn local(&self, slot: u8, like: IpAddr) -> Option<IpAddr> {
         let side = self.interfaces.get(usize::from(slot))?;
         side.local[usize::from(like.is_ipv6())]
+    }
+
+    /// Whether `ip` is one of the other addresses interface `slot` was seen with.
+    pub fn is_other_local(&self, slot: u8, ip: IpAddr) -> bool {
+        self.interfaces
+            .get(usize::from(slot))
+            .is_some_and(|side| side.others.contains(&ip))
+    }
+
+    /// Records `ip`, seen as interface `slot`'s side of a flow with a public host, among its
+    /// addresses (bounded).
+    pub fn learn_other_local(&mut self, slot: u8, ip: IpAddr) {
+        if let Some(side) = self.interfaces.get_mut(usize::from(slot)) {
+            let first = side.local[usize::from(ip.is_ipv6())];
+            if first != Some(ip)
+                && !side.others.contains(&ip)
+                && side.others.len() < MAX_OTHER_ADDRESSES
+            {
+                side.others.push(ip);
+            }
+        }
     }
 
     /// Records `ip` as an address of interface `slot`, unless it has one in that family.

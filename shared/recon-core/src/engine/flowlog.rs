@@ -284,6 +284,25 @@ impl Engine {
         self.sides.count_dropped(strays);
     }
 
+    /// Another address of the interface became known: the records that waited naming it are
+    /// evaluated now.
+    #[cold]
+    #[inline(never)]
+    fn release_naming(&mut self, subject: u32, slot: u8, local: IpAddr) {
+        let held = self
+            .sides
+            .release_naming(interface_key(subject, slot), local);
+        if held.is_empty() {
+            return;
+        }
+        let key = self
+            .portscan
+            .subject_info(subject)
+            .map(|s| s.key.clone())
+            .unwrap_or_default();
+        self.evaluate_held(subject, slot, local, held, &key);
+    }
+
     /// The interface's address became known without the learner (a public peer, a
     /// `flow-direction`): the records that waited for it are evaluated now.
     #[cold]
@@ -398,16 +417,40 @@ impl Engine {
                 _ => match (is_reserved(src), is_reserved(dst)) {
                     (true, false) => true,
                     (false, true) => false,
+                    // Two private hosts: one is an address the interface was seen with.
+                    (true, true) if known.is_some() => {
+                        let info = self.portscan.subject_info(subject)?;
+                        if info.is_other_local(slot, src) {
+                            true
+                        } else if info.is_other_local(slot, dst) {
+                            false
+                        } else {
+                            return None;
+                        }
+                    }
                     _ => return None,
                 },
             },
         };
-        if known.is_none() {
-            let local = if local_is_src { src } else { dst };
-            self.learnt_local(subject, slot, local);
-            if self.sides.has_waiting() {
-                self.release_held(subject, slot, local);
+        let local = if local_is_src { src } else { dst };
+        match known {
+            None => {
+                self.learnt_local(subject, slot, local);
+                if self.sides.has_waiting() {
+                    self.release_held(subject, slot, local);
+                }
             }
+            // Another address of the interface, shown by a public peer (a secondary address,
+            // a pod's): kept, to place its flows with private hosts.
+            Some(first) if first != local && direction.is_none() => {
+                if let Some(info) = self.portscan.subject_info(subject) {
+                    info.learn_other_local(slot, local);
+                }
+                if self.sides.has_waiting() {
+                    self.release_naming(subject, slot, local);
+                }
+            }
+            Some(_) => {}
         }
         Some(local_is_src)
     }

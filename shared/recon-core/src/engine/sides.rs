@@ -150,6 +150,23 @@ impl SideLearner {
         }
     }
 
+    /// Takes the records of `interface` that wait and name `ip` (another of its addresses,
+    /// now known); the others go on waiting.
+    pub fn release_naming(&mut self, interface: u64, ip: IpAddr) -> Vec<Held> {
+        let key = (interface, ip.is_ipv6());
+        let Some(w) = self.waiting.get_mut(&key) else {
+            return Vec::new();
+        };
+        let names = |h: &Held| h.flow.iface_src == ip || h.flow.iface_dst == ip;
+        let (released, kept): (Vec<Held>, Vec<Held>) = w.held.drain(..).partition(names);
+        w.held = kept;
+        if w.held.is_empty() {
+            self.waiting.remove(&key);
+        }
+        self.held -= released.len();
+        released
+    }
+
     /// Counts records that waited and turned out not to be the interface's.
     pub fn count_dropped(&mut self, n: usize) {
         self.dropped += n as u64;
