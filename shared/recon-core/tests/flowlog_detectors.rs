@@ -18,6 +18,7 @@ mod flow_common;
 use flow_common::*;
 use recon_core::config::EngineConfig;
 use recon_core::detect::portscan::STATE_KEY;
+use recon_core::engine::CommitReport;
 use recon_core::finding::{FindingType, ListKind, Severity};
 use recon_core::input::ObjectKind;
 use recon_core::intel::ThreatIntel;
@@ -2078,5 +2079,51 @@ fn regression_a_v2_interface_with_several_addresses_places_each_once_it_shows() 
         assert_eq!(found.len(), scans, "{:#?}", brief(&c.findings));
         let by = found.iter().find(|f| f.remote_ip == Some(ip("10.0.7.7")));
         assert_eq!(by.map(|f| ec2(f).local_ip), Some(Some(ip(A2))));
+    }
+}
+
+// Faults found by the third semantics audit.
+
+/// Two runs over `first` then `second` (v3: no flow-direction), the Portscans of the second.
+fn two_runs(first: &[Flow], second: &[Flow]) -> CommitReport {
+    let mut store = MemoryStore::default();
+    let mut run1 = Batch::standard().resume(&store);
+    run1.scan_flows(&key(0), &V3, first);
+    run1.commit(&mut store, NOW_MS);
+    let mut run2 = Batch::standard().resume(&store);
+    run2.scan_flows(&key(5), &V3, second);
+    run2.commit(&mut store, NOW_MS + FIVE_MIN_MS)
+}
+
+#[test]
+fn regression_every_interface_keeps_its_address_across_runs() {
+    // Only the first interface's address was restored, and it was whichever interface's
+    // address was learnt first: an internal scan going on into the next run from the second
+    // interface (or, when the second was learnt first, from the first) was never placed.
+    const B_LOCAL: &str = "10.0.2.5";
+    let via_b = |f: Flow| f.eni(ENI_B, Some(INSTANCE)).local(B_LOCAL);
+    let public_a = Flow::out("198.51.200.20", 443, T0 - 10);
+    let public_b = via_b(Flow::out("198.51.200.21", 443, T0 - 9));
+    let half = |first: u16, start: i64| sweep("10.0.7.7", first, 10, start, 1);
+    let b_half = |first: u16, start: i64| half(first, start).into_iter().map(via_b).collect();
+
+    for (publics, scan1, scan2, local) in [
+        (
+            vec![public_a.clone(), public_b.clone()],
+            b_half(1000, T0),
+            b_half(1010, T0 + 60),
+            B_LOCAL,
+        ),
+        (
+            vec![public_b, public_a],
+            half(1000, T0),
+            half(1010, T0 + 60),
+            LOCAL,
+        ),
+    ] {
+        let c = two_runs(&[publics, scan1].concat(), &scan2);
+        let scan = single(&c.findings, Portscan);
+        assert_eq!(net(scan).distinct_ports, Some(20));
+        assert_eq!(ec2(scan).local_ip, Some(ip(local)));
     }
 }

@@ -61,10 +61,10 @@ pub struct SubjectInfo {
     pub region: String,
     /// What the finding says about it.
     pub ec2: Ec2Subject,
-    /// The subject's network interfaces and the addresses each was seen with, learnt again
-    /// from the flows of each run (not stored): an instance may have several, and a finding
-    /// names the one its flows went through.
-    #[serde(skip)]
+    /// The subject's network interfaces and the addresses each was seen with (stored with the
+    /// subject's open windows): an instance may have several, and a finding names the one its
+    /// flows went through.
+    #[serde(rename = "n", default, skip_serializing_if = "Vec::is_empty")]
     pub interfaces: Vec<InterfaceSide>,
 }
 
@@ -72,18 +72,23 @@ pub struct SubjectInfo {
 pub const MAX_INTERFACES: usize = 64;
 
 /// One network interface of a subject: where it is, and its own addresses.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InterfaceSide {
     /// `interface-id` (`None` when the log has none).
+    #[serde(rename = "i", default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// `vpc-id` of its first record.
+    #[serde(rename = "v", default, skip_serializing_if = "Option::is_none")]
     pub vpc_id: Option<String>,
     /// `subnet-id` of its first record.
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
     pub subnet_id: Option<String>,
     /// Its address in each family (IPv4, IPv6), once known.
+    #[serde(rename = "l", default)]
     pub local: [Option<IpAddr>; 2],
     /// Its other addresses (secondary ones, a pod's), seen on the private side of flows with
     /// public hosts; at most [`MAX_OTHER_ADDRESSES`].
+    #[serde(rename = "o", default, skip_serializing_if = "Vec::is_empty")]
     pub others: Vec<IpAddr>,
 }
 
@@ -150,7 +155,9 @@ impl SubjectInfo {
         if let Some(side) = self.interfaces.get_mut(usize::from(slot)) {
             side.local[usize::from(ip.is_ipv6())].get_or_insert(ip);
         }
-        self.ec2.local_ip.get_or_insert(ip);
+        if slot == 0 {
+            self.ec2.local_ip.get_or_insert(ip);
+        }
     }
 
     /// What a finding about a flow through interface `slot` says of the subject: that
@@ -847,8 +854,16 @@ impl PortscanDetector {
             .into_iter()
             .map(|mut info| {
                 let key = info.key.clone();
-                // The interface the subject was first seen through is slot 0, as for a new
-                // subject, with the address it was seen with; others are learnt again.
+                if !info.interfaces.is_empty() {
+                    info.interfaces.truncate(MAX_INTERFACES);
+                    for side in &mut info.interfaces {
+                        side.others.truncate(MAX_OTHER_ADDRESSES);
+                    }
+                    return self.subject(&key, || info);
+                }
+                // State stored before interfaces were: the interface the subject was first seen
+                // through is slot 0, as for a new subject, with the address it was seen with;
+                // others are learnt again.
                 let e = &info.ec2;
                 let mut first = InterfaceSide::new(
                     e.interface_id.as_deref(),
