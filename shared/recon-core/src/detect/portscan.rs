@@ -282,6 +282,18 @@ impl Ports {
             more.push((port, time));
         } else {
             self.capped = true;
+            // Full: a newer try takes the place of the oldest kept.
+            let first = (None, self.first_time);
+            let oldest = more
+                .iter()
+                .enumerate()
+                .map(|(i, &(_, t))| (Some(i), t))
+                .fold(first, |a, b| if b.1 < a.1 { b } else { a });
+            match oldest {
+                (Some(i), t) if t < time => more[i] = (port, time),
+                (None, t) if t < time => (self.first_port, self.first_time) = (port, time),
+                _ => {}
+            }
         }
         if more.is_empty() {
             self.more = None;
@@ -592,15 +604,19 @@ impl PortscanDetector {
             if a.time > w.last.saturating_add(window_ms) {
                 // The window's ports are too old to be part of a scan with this one.
                 *w = Window::default();
-            } else if a.time < w.last.saturating_sub(window_ms) {
-                // A flow from before the window, read late: it cannot join the latest ports.
-                // It must not end a window of several ports (a scan in progress); one stray
-                // later port gives way to it (an earlier scan, read after that port).
-                if w.ports.len() > 1 || w.fired {
-                    return;
-                }
-                *w = Window::default();
+            } else if w.fired
+                && a.time < w.last.saturating_sub(window_ms)
+                && !w
+                    .ports
+                    .iter()
+                    .any(|(_, t)| t.abs_diff(a.time) <= window_ms.unsigned_abs())
+            {
+                // A flow from well before a scan already raised, read late: not part of it.
+                return;
             }
+            // Otherwise a flow from before the window, read late, joins it: the window keeps
+            // the ports of the late allowance behind its latest one, so neither the scan in
+            // progress nor an earlier one read after a stray later port is lost.
         }
         if w.attempts == 0 {
             w.first = a.time;
@@ -611,7 +627,7 @@ impl PortscanDetector {
         w.rejected = w.rejected.saturating_add(u32::from(a.rejected));
         w.first = w.first.min(a.time);
         w.last = w.last.max(a.time);
-        w.ports.retain_since(w.last - window_ms);
+        w.ports.retain_since(w.last - window_ms - LATE_FLOWS_MS);
         w.ports.touch(a.port, a.time, 4 * threshold);
         if w.fired && w.suppressed {
             let w = w.clone();
@@ -672,8 +688,14 @@ impl PortscanDetector {
         let (first, last) = span.unwrap_or((a.time, a.time));
         let s = self.subjects.get(a.subject as usize)?;
         let mut ports = Vec::new();
+        // The scan's ports: those tried within a window of the run that completed it, or of
+        // the attempt that continues it (the window also keeps ports from up to the late
+        // allowance before, which may belong to no scan).
+        let scan = last.saturating_sub(self.window_ms)..=first.saturating_add(self.window_ms);
+        let in_scan = || w.ports.iter().filter(|(_, t)| scan.contains(t));
+        let distinct = in_scan().count();
         if first_time {
-            for (p, _) in w.ports.iter() {
+            for (p, _) in in_scan() {
                 add_port_count(&mut ports, p, 1);
             }
         } else {
@@ -694,7 +716,7 @@ impl PortscanDetector {
             evidence: Evidence::Network(NetworkEvidence {
                 protocol: Some(protocol_label(w.protocol)),
                 ports,
-                distinct_ports: Some(u32::try_from(w.ports.len()).unwrap_or(u32::MAX)),
+                distinct_ports: Some(u32::try_from(distinct).unwrap_or(u32::MAX)),
                 distinct_ports_at_least: w.ports.capped,
                 blocked: w.rejected == w.attempts,
                 rejected: if first_time {
@@ -1066,6 +1088,63 @@ mod tests {
     }
 
     #[test]
+    fn a_later_port_read_first_does_not_hide_the_scan_it_begins() {
+        // The scan's first port, read before an older connection to the host: the older one
+        // started the window over, and the scan's other 14 ports were not enough.
+        let (mut d, s) = detector();
+        attempt(&mut d, s, 1001, 10 * MIN);
+        attempt(&mut d, s, 443, 0);
+        for p in 2..16 {
+            attempt(&mut d, s, 1000 + p, 10 * MIN + i64::from(p) * 1000);
+        }
+        let scans = d.drain();
+        assert_eq!(scans.len(), 1, "the scan's first port was dropped");
+        let Evidence::Network(n) = &scans[0].evidence else {
+            panic!("network")
+        };
+        assert_eq!(n.distinct_ports, Some(15));
+        assert!(!n.ports.iter().any(|p| p.port == 443), "{:?}", n.ports);
+    }
+
+    #[test]
+    fn an_earlier_flow_read_after_the_scan_was_raised_is_not_part_of_it() {
+        let (mut d, s) = detector();
+        for p in 0..16 {
+            attempt(&mut d, s, 1000 + p, 10 * MIN + i64::from(p) * 1000);
+        }
+        attempt(&mut d, s, 443, 3 * MIN);
+        let scans = d.drain();
+        assert_eq!(scans.len(), 1);
+        assert_eq!(scans[0].first_seen, Timestamp(10 * MIN), "{:?}", scans[0]);
+        assert_eq!(scans[0].count, 16);
+    }
+
+    #[test]
+    fn a_window_full_of_older_ports_still_catches_a_scan() {
+        // A one-minute window. A scan's first ports, then a file of older flows read late
+        // (groups of 14 ports 61 s apart, never 15 within the window) that fill the cap, then
+        // the scan's other ports: past the cap, they were not kept.
+        let mut d = PortscanDetector::new(15, MIN);
+        let s = d.subject("i-0123456789abcdef0", SubjectInfo::default);
+        let scan_at = 1000_000;
+        for i in 0..5 {
+            attempt(&mut d, s, 2000 + i, scan_at + i64::from(i) * 1000);
+        }
+        let mut port = 1000;
+        for group in 0..4 {
+            for i in 0..14 {
+                attempt(&mut d, s, port, 100_000 + group * 61_000 + i * 1000);
+                port += 1;
+            }
+        }
+        assert!(d.drain().is_empty(), "no fifteen within a minute yet");
+        for i in 5..15 {
+            attempt(&mut d, s, 2000 + i, scan_at + i64::from(i) * 1000);
+        }
+        assert_eq!(d.drain().len(), 1, "the scan's ports were over the cap");
+    }
+
+    #[test]
     fn a_window_left_behind_by_more_than_the_allowance_is_evicted() {
         let (mut d, s) = detector();
         let other = d.subject("i-0fedcba9876543210", SubjectInfo::default);
@@ -1133,13 +1212,17 @@ mod tests {
         let tries: Vec<(u16, i64)> = p.iter().collect();
         assert_eq!(
             tries,
-            [(1, 10), (2, 40), (3, 30)],
-            "a fourth port is over the cap"
+            [(4, 50), (2, 40), (3, 30)],
+            "over the cap, a newer port takes the oldest one's place"
         );
-        p.retain_since(25);
+        assert!(p.capped);
+        p.touch(5, 5, 3);
+        assert_eq!(p.len(), 3, "an older one does not");
+        assert!(!p.iter().any(|(port, _)| port == 5));
+        p.retain_since(35);
         let mut left: Vec<(u16, i64)> = p.iter().collect();
         left.sort_unstable();
-        assert_eq!(left, [(2, 40), (3, 30)]);
+        assert_eq!(left, [(2, 40), (4, 50)]);
         p.retain_since(100);
         assert_eq!(
             (p.len(), p.more.is_none()),
