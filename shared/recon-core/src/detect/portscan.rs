@@ -1126,7 +1126,7 @@ mod tests {
         // the scan's other ports: past the cap, they were not kept.
         let mut d = PortscanDetector::new(15, MIN);
         let s = d.subject("i-0123456789abcdef0", SubjectInfo::default);
-        let scan_at = 1000_000;
+        let scan_at = 1_000_000;
         for i in 0..5 {
             attempt(&mut d, s, 2000 + i, scan_at + i64::from(i) * 1000);
         }
