@@ -280,11 +280,13 @@ pub fn add_api(apis: &mut Vec<ApiCall>, call: ApiCall) {
 /// Ports that rate a probe High (9200, 9300) come first, then the most frequent: the bounded
 /// list, the title and the network details of a High finding always name what made it High.
 pub fn add_port(ports: &mut Vec<PortCount>, p: PortCount) {
-    match ports
-        .iter_mut()
-        .find(|x| x.port == p.port && x.local == p.local)
-    {
-        Some(x) => x.count += p.count,
+    // A port stored without its address (by an earlier version) is the same port.
+    let same_local = |x: &PortCount| x.local == p.local || x.local.is_none() || p.local.is_none();
+    match ports.iter_mut().find(|x| x.port == p.port && same_local(x)) {
+        Some(x) => {
+            x.count += p.count;
+            x.local = x.local.or(p.local);
+        }
         None => ports.push(p),
     }
     let high = |p: &PortCount| HIGH_SEVERITY_PORTS.contains(&p.port);
@@ -308,5 +310,36 @@ fn min_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn port(port: u16, count: u64, local: Option<&str>) -> PortCount {
+        PortCount {
+            port,
+            name: None,
+            count,
+            local: local.map(|l| l.parse().expect("ip")),
+        }
+    }
+
+    #[test]
+    fn a_port_stored_without_its_address_is_counted_once() {
+        // A finding stored by the version before ports kept their address: its ports came
+        // back twice, once without an address and once with one.
+        let mut ports = vec![port(22, 3, None), port(3389, 1, Some("10.0.1.15"))];
+        add_port(&mut ports, port(22, 2, Some("10.0.1.15")));
+        add_port(&mut ports, port(3389, 1, Some("10.0.2.5")));
+        assert_eq!(
+            ports,
+            [
+                port(22, 5, Some("10.0.1.15")),
+                port(3389, 1, Some("10.0.1.15")),
+                port(3389, 1, Some("10.0.2.5")),
+            ]
+        );
     }
 }
