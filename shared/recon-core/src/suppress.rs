@@ -119,6 +119,17 @@ impl Suppressions {
                 message,
             })?;
         }
+        for (i, rule) in rules.iter().enumerate() {
+            if rules[..i].iter().any(|r| r.name == rule.name) {
+                return Err(SuppressionError::Rule {
+                    source_name: source_name.into(),
+                    rule: rule.name.clone(),
+                    message: "another rule has this name (a name tells rules apart in logs \
+                              and in the stored state)"
+                        .into(),
+                });
+            }
+        }
         Ok(Suppressions { rules })
     }
 
@@ -132,9 +143,10 @@ impl Suppressions {
         self.rules.is_empty()
     }
 
-    /// Whether a rule named `name` is in force.
-    pub fn has_rule(&self, name: &str) -> bool {
-        self.rules.iter().any(|r| r.name == name)
+    /// The rule in force whose [`Rule::identity`] is `identity`, if any: none once the rule
+    /// is removed or any of its conditions changed.
+    pub fn by_identity(&self, identity: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.identity() == identity)
     }
 
     /// The first rule that suppresses a finding with these facts.
@@ -144,6 +156,30 @@ impl Suppressions {
 }
 
 impl Rule {
+    /// The rule's name and a hash of its conditions: what the stored state remembers of a
+    /// rule that dropped a finding, so that the rule is known to be in force only while
+    /// neither changes.
+    pub fn identity(&self) -> String {
+        let conditions = [
+            &self.finding_type,
+            &self.account,
+            &self.principal,
+            &self.cidr,
+            &self.instance,
+            &self.interface,
+            &self.port.map(|p| p.to_string()),
+        ];
+        // FNV-1a: the same on every machine and in every build, unlike `std`'s hashers.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for c in conditions {
+            let bytes = c.as_deref().map_or(&[0xff][..], str::as_bytes);
+            for &b in bytes.iter().chain(&[0]) {
+                hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        format!("{} #{hash:016x}", self.name)
+    }
+
     fn prepare(&mut self) -> Result<(), String> {
         if let Some(t) = &self.finding_type {
             let parsed =
@@ -225,6 +261,29 @@ fn in_cidr((net, len): (IpAddr, u8), ip: IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_s_identity_follows_its_name_and_every_condition() {
+        let rules = |text: &str| Suppressions::parse("r.toml", text).expect("valid rules");
+        let base = "[[rule]]\nname = \"a\"\nport = 22\n";
+        let id = rules(base).rules[0].identity();
+        assert!(id.starts_with("a #"), "{id}");
+        assert_eq!(rules(base).rules[0].identity(), id, "stable");
+        for changed in [
+            base.replace("\"a\"", "\"b\""),
+            base.replace("22", "23"),
+            format!("{base}cidr = \"203.0.113.0/24\"\n"),
+            format!("{base}instance = \"i-0123456789abcdef0\"\n"),
+        ] {
+            assert_ne!(rules(&changed).rules[0].identity(), id, "{changed}");
+        }
+        // One condition's value is not taken for another's.
+        let acct = rules("[[rule]]\nname = \"a\"\naccount = \"x\"\n").rules[0].identity();
+        let inst = rules("[[rule]]\nname = \"a\"\ninstance = \"x\"\n").rules[0].identity();
+        assert_ne!(acct, inst);
+        assert!(rules(base).by_identity(&id).is_some());
+        assert!(rules(&base.replace("22", "23")).by_identity(&id).is_none());
+    }
 
     const RULES: &str = r#"
 [[rule]]

@@ -2127,3 +2127,83 @@ fn regression_every_interface_keeps_its_address_across_runs() {
         assert_eq!(ec2(scan).local_ip, Some(ip(local)));
     }
 }
+
+/// A batch with the Portscan rule `rules` (TOML), resuming from `store`.
+fn with_rules(store: &MemoryStore, rules: &str) -> Batch {
+    let rules = Suppressions::parse("rules.toml", rules).expect("valid rules");
+    Batch::new(EngineConfig::default(), intel(), rules).resume(store)
+}
+
+const RULE_1000: &str =
+    "[[rule]]\nname = \"scans of 1000\"\nfinding_type = \"Recon:EC2/Portscan\"\nport = 1000\n";
+
+#[test]
+fn regression_a_new_window_after_a_suppressed_scan_is_not_suppressed() {
+    // A suppressed scan, then (after its window ended) three ports of the same host: the rule
+    // marked that new window, and a later scan it became lost every port after its first
+    // fifteen.
+    let mut store = MemoryStore::default();
+    let mut run1 = with_rules(&store, RULE_1000);
+    let first = [
+        sweep(TARGET, 1000, 16, T0, 1),
+        sweep(TARGET, 3000, 3, T0 + 400, 1),
+    ];
+    run1.scan_flows(&key(0), &V5, &first.concat());
+    let c1 = run1.commit(&mut store, NOW_MS);
+    assert_eq!(c1.suppressed.len(), 1, "{:?}", c1.suppressed);
+    let mut run2 = with_rules(&store, RULE_1000);
+    run2.scan_flows(&key(5), &V5, &sweep(TARGET, 3003, 18, T0 + 420, 1));
+    let c2 = run2.commit(&mut store, NOW_MS + FIVE_MIN_MS);
+    assert!(c2.suppressed.is_empty(), "{:?}", c2.suppressed);
+    let scan = single(&c2.findings, Portscan);
+    assert_eq!(scan.count, 21, "{:?}", net(scan));
+}
+
+#[test]
+fn regression_a_scan_suppressed_before_rules_were_named_in_the_state_stays_suppressed() {
+    // The state of the previous version marks a suppressed window without naming its rule:
+    // it was read as suppressed by no rule in force, and its next ports became a finding.
+    let mut store = MemoryStore::default();
+    let mut run1 = with_rules(&store, RULE_1000);
+    run1.scan_flows(&key(0), &V5, &sweep(TARGET, 1000, 16, T0, 1));
+    assert_eq!(run1.commit(&mut store, NOW_MS).suppressed.len(), 1);
+    let blob = store.state.get_mut(STATE_KEY).expect("open windows");
+    let mut state: serde_json::Value = serde_json::from_slice(blob).expect("json");
+    let saved = state.as_object_mut().expect("object");
+    assert!(saved.remove("suppressed_by").is_some(), "{saved:?}");
+    *blob = serde_json::to_vec(&state).expect("json");
+
+    let mut run2 = with_rules(&store, RULE_1000);
+    run2.scan_flows(&key(5), &V5, &sweep(TARGET, 2000, 3, T0 + 60, 1));
+    let c = run2.commit(&mut store, NOW_MS + FIVE_MIN_MS);
+    assert!(c.findings.is_empty(), "{:#?}", brief(&c.findings));
+    assert_eq!(c.suppressed.len(), 1);
+}
+
+#[test]
+fn regression_a_rule_edited_since_it_dropped_a_scan_is_no_longer_the_rule_in_force() {
+    // Rules were known by name only: a rule kept its name but no longer matched the scan (its
+    // port changed), and the scan's next ports were still dropped in its name.
+    let mut store = MemoryStore::default();
+    let mut run1 = with_rules(&store, RULE_1000);
+    run1.scan_flows(&key(0), &V5, &sweep(TARGET, 1000, 16, T0, 1));
+    assert_eq!(run1.commit(&mut store, NOW_MS).suppressed.len(), 1);
+    let mut run2 = with_rules(&store, &RULE_1000.replace("1000\n", "8080\n"));
+    run2.scan_flows(&key(5), &V5, &sweep(TARGET, 2000, 3, T0 + 60, 1));
+    let c = run2.commit(&mut store, NOW_MS + FIVE_MIN_MS);
+    assert!(c.suppressed.is_empty(), "{:?}", c.suppressed);
+    let scan = single(&c.findings, Portscan);
+    assert_eq!(scan.count, 3);
+    assert!(
+        net(scan).sources.iter().any(|s| s.contains(&key(5))),
+        "a finding names the lines it comes from: {:?}",
+        net(scan).sources
+    );
+}
+
+#[test]
+fn regression_two_rules_of_one_name_are_refused() {
+    let twice = format!("{RULE_1000}{}", RULE_1000.replace("1000\n", "22\n"));
+    let e = Suppressions::parse("rules.toml", &twice).expect_err("one name, two rules");
+    assert!(e.to_string().contains("scans of 1000"), "{e}");
+}

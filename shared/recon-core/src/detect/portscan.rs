@@ -331,6 +331,17 @@ fn densest(ports: &Ports, window_ms: i64, threshold: usize) -> Option<(i64, i64)
         .map(|run| (run[0], run[threshold - 1]))
 }
 
+/// `c` naming the line of `a` among its sources, if it names none: the first candidate of a
+/// finding in a run names a line however it began (a scan going on from an earlier run).
+fn with_source(mut c: Candidate, a: &Attempt<'_>) -> Candidate {
+    if let Evidence::Network(n) = &mut c.evidence {
+        if n.sources.is_empty() {
+            n.sources.push((a.source)());
+        }
+    }
+    c
+}
+
 /// Short serialised names keep the stored state small (it is one item per account in the
 /// Lambda deployment).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -652,7 +663,7 @@ impl PortscanDetector {
         match self.pending.get_mut(&id) {
             Some(into) => into.absorb(c),
             None => {
-                self.pending.insert(id, c);
+                self.pending.insert(id, with_source(c, a));
             }
         }
     }
@@ -672,7 +683,8 @@ impl PortscanDetector {
         match self.held_back.get_mut(&c.finding_id()) {
             Some((_, into)) => into.absorb(c),
             None => {
-                self.held_back.insert(c.finding_id(), (rule, c));
+                self.held_back
+                    .insert(c.finding_id(), (rule, with_source(c, a)));
             }
         }
     }
@@ -794,10 +806,14 @@ impl PortscanDetector {
         let Some(subject) = self.subject_index.get(subject_key) else {
             return;
         };
+        // Only the window that raised the scan: one begun after it ended is judged afresh.
         if self.windows.contains(subject, remote) {
-            self.windows.get_or_default(subject, remote).suppressed = true;
-            self.suppressed_by
-                .insert((subject, remote), rule.to_owned());
+            let w = self.windows.get_or_default(subject, remote);
+            if w.fired {
+                w.suppressed = true;
+                self.suppressed_by
+                    .insert((subject, remote), rule.to_owned());
+            }
         }
     }
 

@@ -50,6 +50,9 @@ type Accounts = HashMap<String, (Timestamp, Option<Timestamp>)>;
 /// How often a conflicting finding write is retried before giving up.
 const MAX_CONFLICT_RETRIES: usize = 5;
 
+/// The name reported for a rule that suppressed a scan in a version that did not store it.
+const UNNAMED_RULE: &str = "(a rule in force when an earlier version dropped the scan)";
+
 impl Engine {
     /// Decides the pending batch against `store`, updates findings, marks the scanned objects
     /// processed and flushes. `now` stamps CreatedAt/UpdatedAt.
@@ -79,9 +82,20 @@ impl Engine {
                 .map(|rule| (FindingType::PortProbeUnprotectedPort, rule)),
         );
         for (rule, c) in self.portscan.drain_held_back() {
-            // A scan a rule dropped went on: dropped again while the rule is in force.
-            if self.suppressions.has_rule(&rule) {
-                report.suppressed.push((FindingType::Portscan, rule));
+            // A scan a rule dropped went on: dropped again while the rule is in force,
+            // unchanged. A window suppressed by an earlier version, which did not store the
+            // rule, stays suppressed as it was then.
+            let in_force = match rule.as_str() {
+                "" => Some(UNNAMED_RULE),
+                _ => self
+                    .suppressions
+                    .by_identity(&rule)
+                    .map(|r| r.name.as_str()),
+            };
+            if let Some(name) = in_force {
+                report
+                    .suppressed
+                    .push((FindingType::Portscan, name.to_owned()));
                 continue;
             }
             if let Some(remote) = c.remote_ip {
@@ -96,7 +110,8 @@ impl Engine {
                 tracing::debug!(finding_type = %c.finding_type, rule = %rule.name, "finding suppressed");
                 report.suppressed.push((c.finding_type, rule.name.clone()));
                 if let (FindingType::Portscan, Some(remote)) = (c.finding_type, c.remote_ip) {
-                    self.portscan.suppress(&c.subject_key, remote, &rule.name);
+                    self.portscan
+                        .suppress(&c.subject_key, remote, &rule.identity());
                 }
                 continue;
             }
