@@ -144,9 +144,16 @@ impl Suppressions {
     }
 
     /// The rule in force whose [`Rule::identity`] is `identity`, if any: none once the rule
-    /// is removed or any of its conditions changed.
+    /// is removed or any of its conditions changed. A bare name (state written before rules
+    /// were stored with a hash of their conditions) names the rule of that name.
     pub fn by_identity(&self, identity: &str) -> Option<&Rule> {
-        self.rules.iter().find(|r| r.identity() == identity)
+        let hashed = identity.rsplit_once(" #").is_some_and(|(_, hash)| {
+            hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+        });
+        match hashed {
+            true => self.rules.iter().find(|r| r.identity() == identity),
+            false => self.rules.iter().find(|r| r.name == identity),
+        }
     }
 
     /// The first rule that suppresses a finding with these facts.
@@ -283,6 +290,11 @@ mod tests {
         assert_ne!(acct, inst);
         assert!(rules(base).by_identity(&id).is_some());
         assert!(rules(&base.replace("22", "23")).by_identity(&id).is_none());
+        assert!(
+            rules(base).by_identity("a").is_some(),
+            "a bare name, as stored before"
+        );
+        assert!(rules(base).by_identity("b").is_none());
     }
 
     const RULES: &str = r#"

@@ -2207,3 +2207,110 @@ fn regression_two_rules_of_one_name_are_refused() {
     let e = Suppressions::parse("rules.toml", &twice).expect_err("one name, two rules");
     assert!(e.to_string().contains("scans of 1000"), "{e}");
 }
+
+// Faults found by the fourth semantics audit.
+
+#[test]
+fn regression_a_scan_suppressed_by_the_previous_version_stays_suppressed() {
+    // State that names the rule by its bare name in `suppressed_by` (as a version before rule
+    // identities wrote it): looked up by "name #hash", the unchanged rule was taken for gone,
+    // and the suppressed scan's next ports became a finding.
+    let mut store = MemoryStore::default();
+    let mut run1 = with_rules(&store, RULE_1000);
+    run1.scan_flows(&key(0), &V5, &sweep(TARGET, 1000, 16, T0, 1));
+    assert_eq!(run1.commit(&mut store, NOW_MS).suppressed.len(), 1);
+    // Rewrite the state with bare rule names.
+    let blob = store.state.get_mut(STATE_KEY).expect("open windows");
+    let mut state: serde_json::Value = serde_json::from_slice(blob).expect("json");
+    let by = state["suppressed_by"]
+        .as_array_mut()
+        .expect("suppressed_by");
+    for entry in by.iter_mut() {
+        let id = entry[2].as_str().expect("rule").to_owned();
+        assert!(id.starts_with("scans of 1000 #"), "{id}");
+        entry[2] = json!("scans of 1000");
+    }
+    *blob = serde_json::to_vec(&state).expect("json");
+
+    let mut run2 = with_rules(&store, RULE_1000);
+    run2.scan_flows(&key(5), &V5, &sweep(TARGET, 2000, 3, T0 + 60, 1));
+    let c = run2.commit(&mut store, NOW_MS + FIVE_MIN_MS);
+    assert!(c.findings.is_empty(), "{:#?}", brief(&c.findings));
+    assert_eq!(c.suppressed.len(), 1, "{:?}", c.suppressed);
+}
+
+#[test]
+fn regression_a_later_flow_to_the_host_read_among_a_scan_s_ports_does_not_end_it() {
+    // Sixteen ports of TARGET in 16 s, split over two files of ENI A; between them the file of
+    // the instance's other interface, with one connection to TARGET seven minutes later. It is
+    // more than a window after the first half's last port, so the window was started over,
+    // dropping the first half (the window otherwise keeps ports of the late allowance behind
+    // its latest one), and the second half alone is eight ports.
+    let later = Flow::out(TARGET, 443, T0 + 420)
+        .eni(ENI_B, Some(INSTANCE))
+        .local("10.0.2.5");
+    let c = detect(&[
+        (&key(0), &V5, &sweep(TARGET, 1000, 8, T0, 1)),
+        (&key(1), &V5, &[later]),
+        (&key(2), &V5, &sweep(TARGET, 1008, 8, T0 + 8, 1)),
+    ]);
+    let scan = single(&c.findings, Portscan);
+    assert_eq!(net(scan).distinct_ports, Some(16));
+}
+
+#[test]
+fn regression_a_flow_outside_the_scan_is_not_counted_in_it() {
+    // A scan of 15 ports, all rejected, ten minutes after an accepted HTTPS connection to the
+    // host; the HTTPS record is read after the scan's first one (records are not sorted). The
+    // window keeps it (late allowance) and the finding counts it: 16 flows, "not blocked".
+    let mut flows = vec![Flow::out(TARGET, 1000, T0 + 600).reject()];
+    flows.push(Flow::out(TARGET, 443, T0));
+    flows.extend(
+        sweep(TARGET, 1001, 14, T0 + 601, 1)
+            .into_iter()
+            .map(Flow::reject),
+    );
+    let c = detect(&[(&key(0), &V5, &flows)]);
+    let scan = single(&c.findings, Portscan);
+    assert!(!ports(scan).contains(&443), "{:?}", ports(scan));
+    assert_eq!(net(scan).distinct_ports, Some(15));
+    assert_eq!(
+        (scan.count, net(scan).rejected, net(scan).blocked),
+        (15, 15, true),
+        "the accepted 443 ten minutes before is not part of the scan"
+    );
+}
+
+#[test]
+fn regression_an_earlier_flow_near_a_port_kept_outside_the_scan_does_not_join_it() {
+    // As above, and after the scan was raised a record of port 8443 at T0+60 (nine minutes
+    // before the scan) is read. A fired window ignores an older flow unless a kept port is
+    // within a window of it; the 443 at T0, kept but no part of the scan, is: the 8443 joined
+    // the finding, and FirstObservedAt moved nine minutes before the scan.
+    let mut flows = vec![Flow::out(TARGET, 1000, T0 + 600)];
+    flows.push(Flow::out(TARGET, 443, T0));
+    flows.extend(sweep(TARGET, 1001, 14, T0 + 601, 1));
+    flows.push(Flow::out(TARGET, 8443, T0 + 60));
+    let c = detect(&[(&key(0), &V5, &flows)]);
+    let scan = single(&c.findings, Portscan);
+    assert!(!ports(scan).contains(&8443), "{:?}", ports(scan));
+    assert_eq!(
+        scan.first_seen,
+        Timestamp::from_secs(T0 + 600),
+        "FirstObservedAt"
+    );
+}
+
+#[test]
+fn regression_a_later_retry_of_a_scanned_port_read_first_does_not_hide_the_scan() {
+    // Fifteen ports of TARGET in 15 s, 443 among them; the instance connects to 443 again
+    // six and a half minutes later, and that record is read first. A port keeps only its
+    // latest try, so 443 sits at T0+400 and the other 14 ports are all that fall in one
+    // window.
+    let mut flows = vec![Flow::out(TARGET, 443, T0 + 400)];
+    flows.extend(sweep(TARGET, 1000, 14, T0, 1));
+    flows.push(Flow::out(TARGET, 443, T0 + 14));
+    let c = detect(&[(&key(0), &V5, &flows)]);
+    let scan = single(&c.findings, Portscan);
+    assert_eq!(net(scan).distinct_ports, Some(15));
+}

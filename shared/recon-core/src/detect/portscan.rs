@@ -14,13 +14,16 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::ops::RangeInclusive;
 
 use serde::{Deserialize, Serialize};
 
 use super::candidate::Candidate;
 use super::port_probe::{add_port_count, protocol_label};
 use crate::fasthash::FastState;
-use crate::finding::{Ec2Subject, Evidence, FindingType, NetworkEvidence, Severity, Subject};
+use crate::finding::{
+    Ec2Subject, Evidence, FindingType, NetworkEvidence, PortCount, Severity, Subject,
+};
 use crate::time::Timestamp;
 
 /// The store key of the open windows.
@@ -177,22 +180,56 @@ impl SubjectInfo {
     }
 }
 
-/// Distinct ports with the last time each was tried (ms). The first port lives inline and the
-/// others behind one pointer: most conversations touch one port, and a window per conversation
-/// must neither cost an allocation nor take more than a cache line with its key (the table of
-/// open windows is the detector's memory traffic).
+/// One port's tries in a window: the earliest and the latest (ms), how many, and how many of
+/// them were rejected. Both ends are kept: a port tried again minutes later, read first, must
+/// not hide the try that belongs to a scan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct PortTries {
+    earliest: i64,
+    latest: i64,
+    port: u16,
+    tries: u16,
+    rejected: u16,
+}
+
+impl PortTries {
+    fn new(port: u16, time: i64, rejected: bool) -> Self {
+        PortTries {
+            earliest: time,
+            latest: time,
+            port,
+            tries: 1,
+            rejected: u16::from(rejected),
+        }
+    }
+
+    fn add(&mut self, time: i64, rejected: bool) {
+        self.earliest = self.earliest.min(time);
+        self.latest = self.latest.max(time);
+        self.tries = self.tries.saturating_add(1);
+        self.rejected = self.rejected.saturating_add(u16::from(rejected));
+    }
+
+    /// Whether a try of the port (its earliest or its latest) falls within `range`.
+    fn tried_in(&self, range: &RangeInclusive<i64>) -> bool {
+        range.contains(&self.earliest) || range.contains(&self.latest)
+    }
+}
+
+/// Distinct ports and their tries. The first port lives inline and the others behind one
+/// pointer: most conversations touch one port, and a window per conversation must neither cost
+/// an allocation nor take more than a cache line with its key (the table of open windows is
+/// the detector's memory traffic).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "StoredPorts", into = "StoredPorts")]
 struct Ports {
-    /// The first port's time, meaningful when `has_first`; port and time are apart so that no
-    /// padding sits between them.
-    first_time: i64,
+    /// Meaningful when `has_first`.
+    first: PortTries,
     #[expect(
         clippy::box_collection,
         reason = "one word, not a Vec's three: a window and its key stay within 64 bytes"
     )]
-    more: Option<Box<Vec<(u16, i64)>>>,
-    first_port: u16,
+    more: Option<Box<Vec<PortTries>>>,
     has_first: bool,
     /// True once a port was not kept for the cap: the window saw more distinct ports than it
     /// holds.
@@ -203,11 +240,45 @@ struct Ports {
 #[derive(Serialize, Deserialize)]
 struct StoredPorts {
     #[serde(rename = "p")]
-    first: Option<(u16, i64)>,
+    first: Option<StoredTries>,
     #[serde(rename = "m", default, skip_serializing_if = "Vec::is_empty")]
-    more: Vec<(u16, i64)>,
+    more: Vec<StoredTries>,
     #[serde(rename = "c", default, skip_serializing_if = "is_false")]
     capped: bool,
+}
+
+/// A port's tries as stored: `[port, time]` for one accepted try (as state written before
+/// tries were counted also reads), else `[port, latest, earliest, tries, rejected]`.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredTries {
+    One(u16, i64),
+    Many(u16, i64, i64, u16, u16),
+}
+
+impl From<StoredTries> for PortTries {
+    fn from(s: StoredTries) -> Self {
+        match s {
+            StoredTries::One(port, time) => PortTries::new(port, time, false),
+            StoredTries::Many(port, latest, earliest, tries, rejected) => PortTries {
+                earliest: earliest.min(latest),
+                latest,
+                port,
+                tries: tries.max(1),
+                rejected: rejected.min(tries.max(1)),
+            },
+        }
+    }
+}
+
+impl From<PortTries> for StoredTries {
+    fn from(t: PortTries) -> Self {
+        if t.tries == 1 && t.rejected == 0 && t.earliest == t.latest {
+            StoredTries::One(t.port, t.latest)
+        } else {
+            StoredTries::Many(t.port, t.latest, t.earliest, t.tries, t.rejected)
+        }
+    }
 }
 
 impl From<StoredPorts> for Ports {
@@ -217,9 +288,10 @@ impl From<StoredPorts> for Ports {
             ..Ports::default()
         };
         // Stored windows hold at least their first port; one without is read as empty.
-        if let Some((port, time)) = s.first {
-            (ports.first_port, ports.first_time, ports.has_first) = (port, time, true);
-            ports.more = (!s.more.is_empty()).then(|| Box::new(s.more));
+        if let Some(first) = s.first {
+            (ports.first, ports.has_first) = (first.into(), true);
+            let more: Vec<PortTries> = s.more.into_iter().map(PortTries::from).collect();
+            ports.more = (!more.is_empty()).then(|| Box::new(more));
         }
         ports
     }
@@ -228,8 +300,11 @@ impl From<StoredPorts> for Ports {
 impl From<Ports> for StoredPorts {
     fn from(p: Ports) -> Self {
         StoredPorts {
-            first: p.has_first.then_some((p.first_port, p.first_time)),
-            more: p.more.map(|m| *m).unwrap_or_default(),
+            first: p.has_first.then(|| p.first.into()),
+            more: p
+                .more
+                .map(|m| m.into_iter().map(StoredTries::from).collect())
+                .unwrap_or_default(),
             capped: p.capped,
         }
     }
@@ -240,24 +315,34 @@ impl Ports {
         usize::from(self.has_first) + self.more.as_ref().map_or(0, |m| m.len())
     }
 
-    /// Every port with its time, the first one first.
-    fn iter(&self) -> impl Iterator<Item = (u16, i64)> + '_ {
-        let first = self.has_first.then_some((self.first_port, self.first_time));
+    /// Every port with its tries, the first one first.
+    fn iter(&self) -> impl Iterator<Item = &PortTries> + '_ {
+        let first = self.has_first.then_some(&self.first);
         first
             .into_iter()
-            .chain(self.more.iter().flat_map(|m| m.iter().copied()))
+            .chain(self.more.iter().flat_map(|m| m.iter()))
     }
 
-    /// Forgets ports last tried before `oldest`.
+    /// Forgets tries before `oldest`: ports last tried before it, and the earliest try of the
+    /// others where it is that old.
     fn retain_since(&mut self, oldest: i64) {
+        let trim = |t: &mut PortTries| {
+            if t.earliest < oldest {
+                t.earliest = t.latest;
+            }
+        };
         if let Some(more) = &mut self.more {
-            more.retain(|&(_, t)| t >= oldest);
+            more.retain(|t| t.latest >= oldest);
+            more.iter_mut().for_each(trim);
         }
-        if self.has_first && self.first_time < oldest {
+        if self.has_first && self.first.latest < oldest {
             match self.more.as_mut().and_then(|m| m.pop()) {
-                Some((port, time)) => (self.first_port, self.first_time) = (port, time),
+                Some(t) => self.first = t,
                 None => self.has_first = false,
             }
+        }
+        if self.has_first {
+            trim(&mut self.first);
         }
         if self.more.as_ref().is_some_and(|m| m.is_empty()) {
             self.more = None;
@@ -265,33 +350,34 @@ impl Ports {
     }
 
     /// Records a try of `port` at `time`, holding at most `cap` distinct ports.
-    fn touch(&mut self, port: u16, time: i64, cap: usize) {
+    fn touch(&mut self, port: u16, time: i64, rejected: bool, cap: usize) {
         if !self.has_first {
-            (self.first_port, self.first_time, self.has_first) = (port, time, true);
+            (self.first, self.has_first) = (PortTries::new(port, time, rejected), true);
             return;
         }
-        if self.first_port == port {
-            self.first_time = self.first_time.max(time);
+        if self.first.port == port {
+            self.first.add(time, rejected);
             return;
         }
         let len = self.len();
         let more = self.more.get_or_insert_with(Box::default);
-        if let Some(entry) = more.iter_mut().find(|(p, _)| *p == port) {
-            entry.1 = entry.1.max(time);
+        if let Some(entry) = more.iter_mut().find(|t| t.port == port) {
+            entry.add(time, rejected);
         } else if len < cap {
-            more.push((port, time));
+            more.push(PortTries::new(port, time, rejected));
         } else {
             self.capped = true;
-            // Full: a newer try takes the place of the oldest kept.
-            let first = (None, self.first_time);
+            // Full: a newer try takes the place of the port last tried longest ago.
+            let first = (None, self.first.latest);
             let oldest = more
                 .iter()
                 .enumerate()
-                .map(|(i, &(_, t))| (Some(i), t))
+                .map(|(i, t)| (Some(i), t.latest))
                 .fold(first, |a, b| if b.1 < a.1 { b } else { a });
+            let new = PortTries::new(port, time, rejected);
             match oldest {
-                (Some(i), t) if t < time => more[i] = (port, time),
-                (None, t) if t < time => (self.first_port, self.first_time) = (port, time),
+                (Some(i), t) if t < time => more[i] = new,
+                (None, t) if t < time => self.first = new,
                 _ => {}
             }
         }
@@ -299,10 +385,6 @@ impl Ports {
             self.more = None;
         }
     }
-}
-
-fn is_zero(v: &u32) -> bool {
-    *v == 0
 }
 
 fn tcp() -> u8 {
@@ -317,18 +399,37 @@ fn is_false(v: &bool) -> bool {
     !*v
 }
 
-/// The earliest and latest try of the first run of `threshold` ports that fits in one window,
-/// if any.
+/// The earliest and latest try of the first run of `threshold` distinct ports that fits in one
+/// window, if any (a port counts where its earliest or its latest try falls).
 fn densest(ports: &Ports, window_ms: i64, threshold: usize) -> Option<(i64, i64)> {
     if ports.len() < threshold {
         return None;
     }
-    let mut times: Vec<i64> = ports.iter().map(|(_, t)| t).collect();
-    times.sort_unstable();
-    times
-        .windows(threshold)
-        .find(|run| run[threshold - 1] - run[0] <= window_ms)
-        .map(|run| (run[0], run[threshold - 1]))
+    let mut tries: Vec<(i64, usize)> = Vec::with_capacity(2 * ports.len());
+    for (i, t) in ports.iter().enumerate() {
+        tries.push((t.earliest, i));
+        if t.latest != t.earliest {
+            tries.push((t.latest, i));
+        }
+    }
+    tries.sort_unstable();
+    // A sliding run over the tries, counting the distinct ports within it.
+    let mut within = vec![0u8; ports.len()];
+    let (mut distinct, mut start) = (0, 0);
+    for &(time, port) in &tries {
+        distinct += usize::from(within[port] == 0);
+        within[port] += 1;
+        while time - tries[start].0 > window_ms {
+            let gone = tries[start].1;
+            within[gone] -= 1;
+            distinct -= usize::from(within[gone] == 0);
+            start += 1;
+        }
+        if distinct >= threshold {
+            return Some((tries[start].0, time));
+        }
+    }
+    None
 }
 
 /// `c` naming the line of `a` among its sources, if it names none: the first candidate of a
@@ -343,19 +444,15 @@ fn with_source(mut c: Candidate, a: &Attempt<'_>) -> Candidate {
 }
 
 /// Short serialised names keep the stored state small (it is one item per account in the
-/// Lambda deployment).
+/// Lambda deployment). State written before ports counted their tries also holds the window's
+/// first time and its counts (`f`, `a`, `r`): they are read past.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Window {
     #[serde(rename = "P")]
     ports: Ports,
-    #[serde(rename = "f")]
-    first: i64,
+    /// The latest try of any port.
     #[serde(rename = "l")]
     last: i64,
-    #[serde(rename = "a")]
-    attempts: u32,
-    #[serde(rename = "r", default, skip_serializing_if = "is_zero")]
-    rejected: u32,
     #[serde(rename = "t", default = "tcp", skip_serializing_if = "is_tcp")]
     protocol: u8,
     #[serde(rename = "x", default, skip_serializing_if = "is_false")]
@@ -364,6 +461,50 @@ struct Window {
     /// (they would make a finding of their own, which the rule might not match alone).
     #[serde(rename = "s", default, skip_serializing_if = "is_false")]
     suppressed: bool,
+}
+
+/// What a scan's candidate takes from its window.
+struct Seen {
+    /// The scan's ports (when it is raised) or the attempt's port (as it goes on).
+    ports: Vec<PortCount>,
+    /// Distinct ports tried within a window of the scan or the attempt.
+    distinct: usize,
+    capped: bool,
+    /// Flows, and how many of them were rejected.
+    count: u64,
+    rejected: u64,
+    protocol: u8,
+}
+
+impl Seen {
+    /// What `w` shows of the scan `span` completed (first time), or of attempt `a` that
+    /// continues it (`None`). The window also keeps ports from up to the late allowance
+    /// before, which may belong to no scan: the scan's ports are those tried within a window
+    /// of the run that completed it, or of the attempt.
+    fn of(w: &Window, a: &Attempt<'_>, span: Option<(i64, i64)>, window_ms: i64) -> Seen {
+        let (first, last) = span.unwrap_or((a.time, a.time));
+        let scan = last.saturating_sub(window_ms)..=first.saturating_add(window_ms);
+        let in_scan = || w.ports.iter().filter(|t| t.tried_in(&scan));
+        let mut seen = Seen {
+            ports: Vec::new(),
+            distinct: in_scan().count(),
+            capped: w.ports.capped,
+            count: 1,
+            rejected: u64::from(a.rejected),
+            protocol: w.protocol,
+        };
+        if span.is_some() {
+            (seen.count, seen.rejected) = (0, 0);
+            for t in in_scan() {
+                add_port_count(&mut seen.ports, t.port, u64::from(t.tries));
+                seen.count += u64::from(t.tries);
+                seen.rejected += u64::from(t.rejected);
+            }
+        } else {
+            add_port_count(&mut seen.ports, a.port, 1);
+        }
+        seen
+    }
 }
 
 /// The open windows as stored between batches: each subject once, windows by subject index.
@@ -602,7 +743,7 @@ impl PortscanDetector {
 
     /// Folds one attempt. Attempts may come in any time order (S3 delivers files out of
     /// order, and records in a file are not sorted): a scan needs `threshold` distinct ports
-    /// whose latest tries fall within one window.
+    /// tried within one window.
     pub fn observe(&mut self, a: &Attempt<'_>) {
         self.advance(a.time);
         let window_ms = self.window_ms;
@@ -611,52 +752,46 @@ impl PortscanDetector {
             self.shed();
         }
         let w = self.windows.get_or_default(a.subject, a.remote);
-        if w.attempts > 0 {
+        if w.fired {
+            let near = a.time.saturating_sub(window_ms)..=a.time.saturating_add(window_ms);
             if a.time > w.last.saturating_add(window_ms) {
-                // The window's ports are too old to be part of a scan with this one.
+                // The scan ended: what comes next is judged afresh.
                 *w = Window::default();
-            } else if w.fired
-                && a.time < w.last.saturating_sub(window_ms)
-                && !w
-                    .ports
-                    .iter()
-                    .any(|(_, t)| t.abs_diff(a.time) <= window_ms.unsigned_abs())
+            } else if a.time < w.last.saturating_sub(window_ms)
+                && !w.ports.iter().any(|t| t.tried_in(&near))
             {
                 // A flow from well before a scan already raised, read late: not part of it.
                 return;
             }
-            // Otherwise a flow from before the window, read late, joins it: the window keeps
-            // the ports of the late allowance behind its latest one, so neither the scan in
-            // progress nor an earlier one read after a stray later port is lost.
         }
-        if w.attempts == 0 {
-            w.first = a.time;
-            w.last = a.time;
-            w.protocol = a.protocol;
+        // A window that raised nothing yet takes every flow, early or late: it keeps the
+        // ports of the late allowance behind its latest one, so neither a scan in progress
+        // nor an earlier one read after a stray later flow is lost.
+        if w.ports.len() == 0 {
+            (w.last, w.protocol) = (a.time, a.protocol);
         }
-        w.attempts = w.attempts.saturating_add(1);
-        w.rejected = w.rejected.saturating_add(u32::from(a.rejected));
-        w.first = w.first.min(a.time);
         w.last = w.last.max(a.time);
         w.ports.retain_since(w.last - window_ms - LATE_FLOWS_MS);
-        w.ports.touch(a.port, a.time, 4 * threshold);
-        if w.fired && w.suppressed {
-            let w = w.clone();
-            self.hold_back(a, &w);
-        } else if w.fired {
-            let w = w.clone();
-            self.raise(a, &w, None);
+        w.ports.touch(a.port, a.time, a.rejected, 4 * threshold);
+        if w.fired {
+            let seen = Seen::of(w, a, None, window_ms);
+            match w.suppressed {
+                true => self.hold_back(a, seen),
+                false => self.raise(a, seen, None),
+            }
         } else if let Some(span) = densest(&w.ports, window_ms, threshold) {
             w.fired = true;
-            let w = w.clone();
-            self.raise(a, &w, Some(span));
+            let seen = Seen::of(w, a, Some(span), window_ms);
+            // Ports kept from before the scan are no part of it, nor of what it goes on to do.
+            w.ports.retain_since(span.0.saturating_sub(window_ms));
+            self.raise(a, seen, Some(span));
         }
     }
 
     /// Records a scan: `span` is the window that completed it (first time), `None` for an
     /// attempt that continues a scan already raised.
-    fn raise(&mut self, a: &Attempt<'_>, w: &Window, span: Option<(i64, i64)>) {
-        let Some(c) = self.candidate(a, w, span) else {
+    fn raise(&mut self, a: &Attempt<'_>, seen: Seen, span: Option<(i64, i64)>) {
+        let Some(c) = self.candidate(a, seen, span) else {
             return;
         };
         let id = c.finding_id();
@@ -671,8 +806,8 @@ impl PortscanDetector {
     /// Records an attempt that continues a scan whose finding a rule dropped, apart: see
     /// [`drain_held_back`](Self::drain_held_back).
     #[cold]
-    fn hold_back(&mut self, a: &Attempt<'_>, w: &Window) {
-        let Some(c) = self.candidate(a, w, None) else {
+    fn hold_back(&mut self, a: &Attempt<'_>, seen: Seen) {
+        let Some(c) = self.candidate(a, seen, None) else {
             return;
         };
         let rule = self
@@ -693,26 +828,11 @@ impl PortscanDetector {
     fn candidate(
         &self,
         a: &Attempt<'_>,
-        w: &Window,
+        seen: Seen,
         span: Option<(i64, i64)>,
     ) -> Option<Candidate> {
-        let first_time = span.is_some();
         let (first, last) = span.unwrap_or((a.time, a.time));
         let s = self.subjects.get(a.subject as usize)?;
-        let mut ports = Vec::new();
-        // The scan's ports: those tried within a window of the run that completed it, or of
-        // the attempt that continues it (the window also keeps ports from up to the late
-        // allowance before, which may belong to no scan).
-        let scan = last.saturating_sub(self.window_ms)..=first.saturating_add(self.window_ms);
-        let in_scan = || w.ports.iter().filter(|(_, t)| scan.contains(t));
-        let distinct = in_scan().count();
-        if first_time {
-            for (p, _) in in_scan() {
-                add_port_count(&mut ports, p, 1);
-            }
-        } else {
-            add_port_count(&mut ports, a.port, 1);
-        }
         let c = Candidate {
             finding_type: FindingType::Portscan,
             severity: Severity::Medium,
@@ -722,24 +842,19 @@ impl PortscanDetector {
             subject_key: s.key.clone(),
             remote_ip: Some(a.remote),
             intel: None,
-            count: if first_time { u64::from(w.attempts) } else { 1 },
+            count: seen.count,
             first_seen: Timestamp(first),
             last_seen: Timestamp(last),
             evidence: Evidence::Network(NetworkEvidence {
-                protocol: Some(protocol_label(w.protocol)),
-                ports,
-                distinct_ports: Some(u32::try_from(distinct).unwrap_or(u32::MAX)),
-                distinct_ports_at_least: w.ports.capped,
-                blocked: w.rejected == w.attempts,
-                rejected: if first_time {
-                    u64::from(w.rejected)
-                } else {
-                    u64::from(a.rejected)
-                },
-                sources: if first_time {
-                    vec![(a.source)()]
-                } else {
-                    Vec::new()
+                protocol: Some(protocol_label(seen.protocol)),
+                ports: seen.ports,
+                distinct_ports: Some(u32::try_from(seen.distinct).unwrap_or(u32::MAX)),
+                distinct_ports_at_least: seen.capped,
+                blocked: seen.rejected == seen.count,
+                rejected: seen.rejected,
+                sources: match span {
+                    Some(_) => vec![(a.source)()],
+                    None => Vec::new(),
                 },
             }),
         };
@@ -1201,52 +1316,99 @@ mod tests {
         assert_eq!(next.drain().len(), 1, "the scan spans two batches");
     }
 
+    /// Each port as (port, earliest, latest, tries, rejected).
+    fn tries(p: &Ports) -> Vec<(u16, i64, i64, u16, u16)> {
+        p.iter()
+            .map(|t| (t.port, t.earliest, t.latest, t.tries, t.rejected))
+            .collect()
+    }
+
     #[test]
     fn stored_windows_keep_their_shape() {
-        let stored =
+        // As written before ports counted their tries: the window's own first time and counts
+        // are read past, each port is one accepted try.
+        let before =
             r#"{"P":{"p":[22,1000],"m":[[23,2000],[25,3000]]},"f":1000,"l":3000,"a":3,"r":1}"#;
-        let w: Window = serde_json::from_str(stored).expect("stored window");
-        let ports: Vec<(u16, i64)> = w.ports.iter().collect();
-        assert_eq!(ports, [(22, 1000), (23, 2000), (25, 3000)]);
+        let w: Window = serde_json::from_str(before).expect("stored window");
         assert_eq!(
-            (w.first, w.last, w.attempts, w.rejected),
-            (1000, 3000, 3, 1)
+            tries(&w.ports),
+            [
+                (22, 1000, 1000, 1, 0),
+                (23, 2000, 2000, 1, 0),
+                (25, 3000, 3000, 1, 0)
+            ]
         );
-        assert_eq!(serde_json::to_string(&w).expect("serialises"), stored);
-        let single = r#"{"P":{"p":[443,5]},"f":5,"l":5,"a":1}"#;
+        assert_eq!(w.last, 3000);
+        let now = r#"{"P":{"p":[22,1000],"m":[[23,2000],[25,3000]]},"l":3000}"#;
+        assert_eq!(serde_json::to_string(&w).expect("serialises"), now);
+        let counted = r#"{"P":{"p":[22,1400,1000,3,2],"m":[[25,3000]]},"l":3000,"x":true}"#;
+        let w: Window = serde_json::from_str(counted).expect("counted tries");
+        assert_eq!(
+            tries(&w.ports),
+            [(22, 1000, 1400, 3, 2), (25, 3000, 3000, 1, 0)]
+        );
+        assert!(w.fired);
+        assert_eq!(serde_json::to_string(&w).expect("serialises"), counted);
+        let single = r#"{"P":{"p":[443,5]},"l":5}"#;
         let w: Window = serde_json::from_str(single).expect("one port");
         assert_eq!((w.ports.len(), w.ports.more.is_none()), (1, true));
         assert_eq!(serde_json::to_string(&w).expect("serialises"), single);
     }
 
     #[test]
-    fn ports_forget_old_tries_and_respect_the_cap() {
+    fn ports_count_tries_keep_both_ends_forget_old_ones_and_respect_the_cap() {
         let mut p = Ports::default();
-        for (port, t) in [(1, 10), (2, 20), (3, 30), (2, 40), (4, 50)] {
-            p.touch(port, t, 3);
+        for (port, t, rejected) in [
+            (1, 10, false),
+            (2, 20, true),
+            (3, 30, false),
+            (2, 40, false),
+        ] {
+            p.touch(port, t, rejected, 3);
         }
-        let tries: Vec<(u16, i64)> = p.iter().collect();
         assert_eq!(
-            tries,
-            [(4, 50), (2, 40), (3, 30)],
-            "over the cap, a newer port takes the oldest one's place"
+            tries(&p),
+            [(1, 10, 10, 1, 0), (2, 20, 40, 2, 1), (3, 30, 30, 1, 0)]
+        );
+        p.touch(4, 50, false, 3);
+        assert_eq!(
+            tries(&p),
+            [(4, 50, 50, 1, 0), (2, 20, 40, 2, 1), (3, 30, 30, 1, 0)],
+            "over the cap, a newer port takes the place of the one last tried longest ago"
         );
         assert!(p.capped);
-        p.touch(5, 5, 3);
+        p.touch(5, 5, false, 3);
         assert_eq!(p.len(), 3, "an older one does not");
-        assert!(!p.iter().any(|(port, _)| port == 5));
+        assert!(!p.iter().any(|t| t.port == 5));
         p.retain_since(35);
-        let mut left: Vec<(u16, i64)> = p.iter().collect();
+        let mut left = tries(&p);
         left.sort_unstable();
-        assert_eq!(left, [(2, 40), (4, 50)]);
+        assert_eq!(
+            left,
+            [(2, 40, 40, 2, 1), (4, 50, 50, 1, 0)],
+            "a try before the cut is forgotten, the port's count is not"
+        );
         p.retain_since(100);
         assert_eq!(
             (p.len(), p.more.is_none()),
             (0, true),
             "nothing is kept allocated"
         );
-        p.touch(7, 200, 3);
-        assert_eq!(p.iter().collect::<Vec<_>>(), [(7, 200)]);
+        p.touch(7, 200, false, 3);
+        assert_eq!(tries(&p), [(7, 200, 200, 1, 0)]);
+    }
+
+    #[test]
+    fn a_scan_counts_a_port_by_either_end_of_its_tries() {
+        let mut p = Ports::default();
+        p.touch(443, 400_000, false, 60);
+        for i in 0..14 {
+            p.touch(1000 + i, i64::from(i) * 1000, false, 60);
+        }
+        assert_eq!(densest(&p, 5 * MIN, 15), None);
+        p.touch(443, 14_000, false, 60);
+        assert_eq!(densest(&p, 5 * MIN, 15), Some((0, 14_000)));
+        assert_eq!(densest(&p, 5 * MIN, 16), None, "a port counts once");
     }
 
     #[test]
@@ -1283,15 +1445,14 @@ mod tests {
         let mut w = Windows::default();
         let v4: IpAddr = "198.51.100.7".parse().expect("v4");
         let v6: IpAddr = "2001:db8::7".parse().expect("v6");
-        w.get_or_default(1, v4).attempts = 1;
-        w.get_or_default(2, v4).attempts = 2;
-        w.get_or_default(1, v6).attempts = 3;
-        assert_eq!(w.get_or_default(1, v4).attempts, 1);
-        let mut all: Vec<(u32, IpAddr, u32)> =
-            w.iter().map(|(s, ip, w)| (s, ip, w.attempts)).collect();
+        w.get_or_default(1, v4).last = 1;
+        w.get_or_default(2, v4).last = 2;
+        w.get_or_default(1, v6).last = 3;
+        assert_eq!(w.get_or_default(1, v4).last, 1);
+        let mut all: Vec<(u32, IpAddr, i64)> = w.iter().map(|(s, ip, w)| (s, ip, w.last)).collect();
         all.sort_unstable();
         assert_eq!(all, [(1, v4, 1), (1, v6, 3), (2, v4, 2)]);
-        w.retain(|w| w.attempts != 3);
+        w.retain(|w| w.last != 3);
         assert_eq!(w.len(), 2);
     }
 }
