@@ -274,8 +274,9 @@ mod tests {
         let rules = |text: &str| Suppressions::parse("r.toml", text).expect("valid rules");
         let base = "[[rule]]\nname = \"a\"\nport = 22\n";
         let id = rules(base).rules[0].identity();
-        assert!(id.starts_with("a #"), "{id}");
-        assert_eq!(rules(base).rules[0].identity(), id, "stable");
+        // Stored between runs: a change of the hash would take every stored suppression for
+        // one by a rule no longer in force.
+        assert_eq!(id, "a #10b4012b5b0d20d7");
         for changed in [
             base.replace("\"a\"", "\"b\""),
             base.replace("22", "23"),
