@@ -147,13 +147,10 @@ impl Suppressions {
     /// is removed or any of its conditions changed. A bare name (state written before rules
     /// were stored with a hash of their conditions) names the rule of that name.
     pub fn by_identity(&self, identity: &str) -> Option<&Rule> {
-        let hashed = identity.rsplit_once(" #").is_some_and(|(_, hash)| {
-            hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
-        });
-        match hashed {
-            true => self.rules.iter().find(|r| r.identity() == identity),
-            false => self.rules.iter().find(|r| r.name == identity),
-        }
+        self.rules
+            .iter()
+            .find(|r| r.identity() == identity)
+            .or_else(|| self.rules.iter().find(|r| r.name == identity))
     }
 
     /// The first rule that suppresses a finding with these facts.
@@ -373,5 +370,20 @@ instance = "i-0123456789abcdef0"
             parse_cidr("0.0.0.0/0").expect("any"),
             "198.51.100.1".parse().expect("ip")
         ));
+    }
+
+    #[test]
+    fn regression_a_bare_name_that_looks_hashed_still_names_its_rule() {
+        // A rule named after a change ticket, "ports #00000000000c0ffe", stored bare (as
+        // before rule identities): read as "name #hash", it matched no identity and the rule
+        // was taken for removed.
+        let name = "ports #00000000000c0ffe";
+        let text = format!("[[rule]]\nname = \"{name}\"\nport = 22\n");
+        let rules = Suppressions::parse("r.toml", &text).expect("valid rules");
+        assert!(rules.by_identity(&rules.rules[0].identity()).is_some());
+        assert!(
+            rules.by_identity(name).is_some(),
+            "a bare name, as stored before"
+        );
     }
 }

@@ -2314,3 +2314,139 @@ fn regression_a_later_retry_of_a_scanned_port_read_first_does_not_hide_the_scan(
     let scan = single(&c.findings, Portscan);
     assert_eq!(net(scan).distinct_ports, Some(15));
 }
+
+// Faults found by the fifth semantics audit.
+
+#[test]
+fn regression_tries_of_a_scanned_port_before_the_scan_are_not_counted_in_it() {
+    // The instance uses HTTPS to TARGET every 10 s for the nine minutes before it scans it:
+    // 15 ports in 15 s, 443 among them, all rejected (records in time order). The finding's
+    // count, rejections and "blocked" should be the scan's own: 15 flows, 15 rejected.
+    let mut flows: Vec<Flow> = (0..54)
+        .map(|i| Flow::out(TARGET, 443, T0 + i * 10))
+        .collect();
+    flows.push(Flow::out(TARGET, 443, T0 + 600).reject());
+    flows.extend(
+        sweep(TARGET, 1001, 14, T0 + 601, 1)
+            .into_iter()
+            .map(Flow::reject),
+    );
+    let c = detect(&[(&key(0), &V5, &flows)]);
+    let scan = single(&c.findings, Portscan);
+    assert_eq!(net(scan).distinct_ports, Some(15));
+    assert_eq!(
+        (scan.count, net(scan).rejected, net(scan).blocked),
+        (15, 15, true),
+        "{:?}",
+        net(scan).ports
+    );
+    assert_eq!(scan.first_seen, Timestamp::from_secs(T0 + 600));
+}
+
+#[test]
+fn regression_a_scan_try_between_earlier_and_later_tries_of_its_port_is_not_lost() {
+    // Fifteen ports of TARGET in 15 s, 443 among them. The instance also connected to 443 ten
+    // minutes before and ten minutes after; those two records are read first (another
+    // interface's files). A port keeps only its earliest and latest try: 443's try in the scan
+    // lay between them and was forgotten, and the other 14 ports are no scan.
+    let mut flows = vec![
+        Flow::out(TARGET, 443, T0 + 1200),
+        Flow::out(TARGET, 443, T0),
+    ];
+    flows.extend(sweep(TARGET, 1000, 14, T0 + 600, 1));
+    flows.push(Flow::out(TARGET, 443, T0 + 605));
+    let c = detect(&[(&key(0), &V5, &flows)]);
+    let scan = single(&c.findings, Portscan);
+    assert_eq!(net(scan).distinct_ports, Some(15));
+}
+
+#[test]
+fn regression_earlier_flows_read_after_a_scan_do_not_chain_back_into_it() {
+    // A scan of 15 ports at T0+600. Read after it: 8443 at T0+400 (within a window of the
+    // scan), then 8080 at T0+150 and 22 at T0-100, each within a window of the one before but
+    // not of the scan. A fired window took an older flow when a kept port was near it, and
+    // each one taken made the next one near.
+    let mut flows = sweep(TARGET, 1000, 15, T0 + 600, 1);
+    flows.push(Flow::out(TARGET, 8443, T0 + 400));
+    flows.push(Flow::out(TARGET, 8080, T0 + 150));
+    flows.push(Flow::out(TARGET, 22, T0 - 100));
+    let c = detect(&[(&key(0), &V5, &flows)]);
+    let scan = single(&c.findings, Portscan);
+    assert!(!ports(scan).contains(&22), "{:?}", ports(scan));
+    assert!(!ports(scan).contains(&8080), "{:?}", ports(scan));
+    assert!(
+        scan.first_seen >= Timestamp::from_secs(T0 + 600 - 300),
+        "FirstObservedAt {:?} is more than a window before the scan",
+        scan.first_seen
+    );
+}
+
+#[test]
+fn regression_a_later_flow_read_after_a_scan_was_raised_does_not_drop_the_rest_of_it() {
+    // As regression_a_later_flow_to_the_host_read_among_a_scan_s_ports_does_not_end_it, but
+    // the first file already holds enough ports to raise the scan: 24 ports in 24 s, split
+    // over two files of ENI A, with the other interface's file (one connection to TARGET seven
+    // minutes later) read between them. The fired window was started over by the later flow,
+    // and the scan's last eight ports went into the new window: lost from the finding.
+    let later = Flow::out(TARGET, 443, T0 + 420)
+        .eni(ENI_B, Some(INSTANCE))
+        .local("10.0.2.5");
+    let c = detect(&[
+        (&key(0), &V5, &sweep(TARGET, 1000, 16, T0, 1)),
+        (&key(1), &V5, &[later]),
+        (&key(2), &V5, &sweep(TARGET, 1016, 8, T0 + 16, 1)),
+    ]);
+    let scan = single(&c.findings, Portscan);
+    assert_eq!(
+        (scan.count, net(scan).distinct_ports),
+        (24, Some(24)),
+        "{:?}",
+        ports(scan)
+    );
+    assert_eq!(scan.last_seen, Timestamp::from_secs(T0 + 23));
+}
+
+#[test]
+fn regression_an_earlier_scan_read_after_a_later_one_of_the_same_host_is_counted() {
+    // Two scans of TARGET ten minutes apart, 15 ports each; the later one's file is read
+    // first. Read in time order the finding counts both (30 flows from T0); read the other way
+    // the fired window ignored every flow of the earlier scan (more than a window before its
+    // last, no kept port near), and the finding said 15 flows from T0+600.
+    let earlier = sweep(TARGET, 1000, 15, T0, 1);
+    let later = sweep(TARGET, 2000, 15, T0 + 600, 1);
+    for (name, order) in [
+        ("earlier", [&earlier, &later]),
+        ("later", [&later, &earlier]),
+    ] {
+        let c = detect(&[(&key(0), &V5, order[0]), (&key(1), &V5, order[1])]);
+        let scan = single(&c.findings, Portscan);
+        assert_eq!(
+            (scan.count, scan.first_seen),
+            (30, Timestamp::from_secs(T0)),
+            "read {name} first"
+        );
+    }
+}
+
+#[test]
+fn regression_a_tcp_scan_after_dns_to_the_host_is_labelled_tcp() {
+    // The instance asks TARGET for DNS (UDP 53) every minute, then scans 15 TCP ports of it:
+    // the window, started by a DNS query and never started over, labelled the scan UDP.
+    let mut flows: Vec<Flow> = (0..10)
+        .map(|i| {
+            let mut f = Flow::out(TARGET, 53, T0 + i * 60);
+            f.proto = Some(17);
+            f.flags = None;
+            f
+        })
+        .collect();
+    flows.extend(sweep(TARGET, 1000, 15, T0 + 600, 1));
+    let c = detect(&[(&key(0), &V5, &flows)]);
+    let scan = single(&c.findings, Portscan);
+    assert_eq!(
+        net(scan).protocol.as_deref(),
+        Some("TCP"),
+        "{:?}",
+        ports(scan)
+    );
+}

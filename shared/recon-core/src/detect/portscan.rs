@@ -180,39 +180,80 @@ impl SubjectInfo {
     }
 }
 
-/// One port's tries in a window: the earliest and the latest (ms), how many, and how many of
-/// them were rejected. Both ends are kept: a port tried again minutes later, read first, must
-/// not hide the try that belongs to a scan.
+/// One port's tries in a window: the earliest and the latest (ms) with whether each was
+/// rejected, how many tries, and how many of them were rejected. Both ends are kept: a port
+/// tried again minutes later, read first, must not hide the try that belongs to a scan.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct PortTries {
     earliest: i64,
     latest: i64,
     port: u16,
+    /// 0 for an empty slot (the inline first port of a window that holds none).
     tries: u16,
     rejected: u16,
+    /// IANA protocol number: TCP 53 and UDP 53 are two ports.
+    protocol: u8,
+    /// [`EARLIEST_REJECTED`] and [`LATEST_REJECTED`].
+    ends: u8,
 }
 
+const EARLIEST_REJECTED: u8 = 1;
+const LATEST_REJECTED: u8 = 2;
+
 impl PortTries {
-    fn new(port: u16, time: i64, rejected: bool) -> Self {
+    fn new(port: u16, protocol: u8, time: i64, rejected: bool) -> Self {
         PortTries {
             earliest: time,
             latest: time,
             port,
             tries: 1,
             rejected: u16::from(rejected),
+            protocol,
+            ends: if rejected {
+                EARLIEST_REJECTED | LATEST_REJECTED
+            } else {
+                0
+            },
         }
     }
 
+    fn is(&self, port: u16, protocol: u8) -> bool {
+        self.port == port && self.protocol == protocol
+    }
+
     fn add(&mut self, time: i64, rejected: bool) {
-        self.earliest = self.earliest.min(time);
-        self.latest = self.latest.max(time);
-        self.tries = self.tries.saturating_add(1);
-        self.rejected = self.rejected.saturating_add(u16::from(rejected));
+        let flag = |bit: u8| if rejected { bit } else { 0 };
+        if time < self.earliest {
+            self.earliest = time;
+            self.ends = self.ends & !EARLIEST_REJECTED | flag(EARLIEST_REJECTED);
+        }
+        if time >= self.latest {
+            self.latest = time;
+            self.ends = self.ends & !LATEST_REJECTED | flag(LATEST_REJECTED);
+        }
+        // The two counts stop together, so that a saturated port never reads as all rejected
+        // unless it was.
+        if self.tries < u16::MAX {
+            self.tries += 1;
+            self.rejected += u16::from(rejected);
+        }
     }
 
     /// Whether a try of the port (its earliest or its latest) falls within `range`.
     fn tried_in(&self, range: &RangeInclusive<i64>) -> bool {
         range.contains(&self.earliest) || range.contains(&self.latest)
+    }
+
+    /// Flows and rejected flows of this port within `range`: all of them when both ends lie
+    /// in it, else the one end that does.
+    fn within(&self, range: &RangeInclusive<i64>) -> (u64, u64) {
+        let (early, late) = (range.contains(&self.earliest), range.contains(&self.latest));
+        match (early, late) {
+            (true, true) => (u64::from(self.tries), u64::from(self.rejected)),
+            (true, false) => (1, u64::from(self.ends & EARLIEST_REJECTED != 0)),
+            (false, true) => (1, u64::from(self.ends & LATEST_REJECTED != 0)),
+            (false, false) => (0, 0),
+        }
     }
 }
 
@@ -220,104 +261,29 @@ impl PortTries {
 /// pointer: most conversations touch one port, and a window per conversation must neither cost
 /// an allocation nor take more than a cache line with its key (the table of open windows is
 /// the detector's memory traffic).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "StoredPorts", into = "StoredPorts")]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Ports {
-    /// Meaningful when `has_first`.
+    /// Empty when its `tries` is 0.
     first: PortTries,
     #[expect(
         clippy::box_collection,
         reason = "one word, not a Vec's three: a window and its key stay within 64 bytes"
     )]
     more: Option<Box<Vec<PortTries>>>,
-    has_first: bool,
-    /// True once a port was not kept for the cap: the window saw more distinct ports than it
-    /// holds.
-    capped: bool,
-}
-
-/// [`Ports`] as stored: the first port or null, then the others.
-#[derive(Serialize, Deserialize)]
-struct StoredPorts {
-    #[serde(rename = "p")]
-    first: Option<StoredTries>,
-    #[serde(rename = "m", default, skip_serializing_if = "Vec::is_empty")]
-    more: Vec<StoredTries>,
-    #[serde(rename = "c", default, skip_serializing_if = "is_false")]
-    capped: bool,
-}
-
-/// A port's tries as stored: `[port, time]` for one accepted try (as state written before
-/// tries were counted also reads), else `[port, latest, earliest, tries, rejected]`.
-#[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum StoredTries {
-    One(u16, i64),
-    Many(u16, i64, i64, u16, u16),
-}
-
-impl From<StoredTries> for PortTries {
-    fn from(s: StoredTries) -> Self {
-        match s {
-            StoredTries::One(port, time) => PortTries::new(port, time, false),
-            StoredTries::Many(port, latest, earliest, tries, rejected) => PortTries {
-                earliest: earliest.min(latest),
-                latest,
-                port,
-                tries: tries.max(1),
-                rejected: rejected.min(tries.max(1)),
-            },
-        }
-    }
-}
-
-impl From<PortTries> for StoredTries {
-    fn from(t: PortTries) -> Self {
-        if t.tries == 1 && t.rejected == 0 && t.earliest == t.latest {
-            StoredTries::One(t.port, t.latest)
-        } else {
-            StoredTries::Many(t.port, t.latest, t.earliest, t.tries, t.rejected)
-        }
-    }
-}
-
-impl From<StoredPorts> for Ports {
-    fn from(s: StoredPorts) -> Self {
-        let mut ports = Ports {
-            capped: s.capped,
-            ..Ports::default()
-        };
-        // Stored windows hold at least their first port; one without is read as empty.
-        if let Some(first) = s.first {
-            (ports.first, ports.has_first) = (first.into(), true);
-            let more: Vec<PortTries> = s.more.into_iter().map(PortTries::from).collect();
-            ports.more = (!more.is_empty()).then(|| Box::new(more));
-        }
-        ports
-    }
-}
-
-impl From<Ports> for StoredPorts {
-    fn from(p: Ports) -> Self {
-        StoredPorts {
-            first: p.has_first.then(|| p.first.into()),
-            more: p
-                .more
-                .map(|m| m.into_iter().map(StoredTries::from).collect())
-                .unwrap_or_default(),
-            capped: p.capped,
-        }
-    }
 }
 
 impl Ports {
+    fn has_first(&self) -> bool {
+        self.first.tries > 0
+    }
+
     fn len(&self) -> usize {
-        usize::from(self.has_first) + self.more.as_ref().map_or(0, |m| m.len())
+        usize::from(self.has_first()) + self.more.as_ref().map_or(0, |m| m.len())
     }
 
     /// Every port with its tries, the first one first.
     fn iter(&self) -> impl Iterator<Item = &PortTries> + '_ {
-        let first = self.has_first.then_some(&self.first);
+        let first = self.has_first().then_some(&self.first);
         first
             .into_iter()
             .chain(self.more.iter().flat_map(|m| m.iter()))
@@ -329,19 +295,22 @@ impl Ports {
         let trim = |t: &mut PortTries| {
             if t.earliest < oldest {
                 t.earliest = t.latest;
+                t.ends = t.ends & !EARLIEST_REJECTED
+                    | if t.ends & LATEST_REJECTED != 0 {
+                        EARLIEST_REJECTED
+                    } else {
+                        0
+                    };
             }
         };
         if let Some(more) = &mut self.more {
             more.retain(|t| t.latest >= oldest);
             more.iter_mut().for_each(trim);
         }
-        if self.has_first && self.first.latest < oldest {
-            match self.more.as_mut().and_then(|m| m.pop()) {
-                Some(t) => self.first = t,
-                None => self.has_first = false,
-            }
+        if self.has_first() && self.first.latest < oldest {
+            self.first = self.more.as_mut().and_then(|m| m.pop()).unwrap_or_default();
         }
-        if self.has_first {
+        if self.has_first() {
             trim(&mut self.first);
         }
         if self.more.as_ref().is_some_and(|m| m.is_empty()) {
@@ -349,32 +318,34 @@ impl Ports {
         }
     }
 
-    /// Records a try of `port` at `time`, holding at most `cap` distinct ports.
-    fn touch(&mut self, port: u16, time: i64, rejected: bool, cap: usize) {
-        if !self.has_first {
-            (self.first, self.has_first) = (PortTries::new(port, time, rejected), true);
-            return;
+    /// Records a try of `port` at `time`, holding at most `cap` distinct ports; false when
+    /// the port was new and the window full (a newer try then takes the place of the port
+    /// last tried longest ago).
+    fn touch(&mut self, port: u16, protocol: u8, time: i64, rejected: bool, cap: usize) -> bool {
+        if !self.has_first() {
+            self.first = PortTries::new(port, protocol, time, rejected);
+            return true;
         }
-        if self.first.port == port {
+        if self.first.is(port, protocol) {
             self.first.add(time, rejected);
-            return;
+            return true;
         }
         let len = self.len();
         let more = self.more.get_or_insert_with(Box::default);
-        if let Some(entry) = more.iter_mut().find(|t| t.port == port) {
+        let mut kept = true;
+        if let Some(entry) = more.iter_mut().find(|t| t.is(port, protocol)) {
             entry.add(time, rejected);
         } else if len < cap {
-            more.push(PortTries::new(port, time, rejected));
+            more.push(PortTries::new(port, protocol, time, rejected));
         } else {
-            self.capped = true;
-            // Full: a newer try takes the place of the port last tried longest ago.
+            kept = false;
             let first = (None, self.first.latest);
             let oldest = more
                 .iter()
                 .enumerate()
                 .map(|(i, t)| (Some(i), t.latest))
                 .fold(first, |a, b| if b.1 < a.1 { b } else { a });
-            let new = PortTries::new(port, time, rejected);
+            let new = PortTries::new(port, protocol, time, rejected);
             match oldest {
                 (Some(i), t) if t < time => more[i] = new,
                 (None, t) if t < time => self.first = new,
@@ -383,6 +354,85 @@ impl Ports {
         }
         if more.is_empty() {
             self.more = None;
+        }
+        kept
+    }
+}
+
+/// [`Ports`] as stored: the first port or null, then the others.
+#[derive(Serialize, Deserialize)]
+struct StoredPorts {
+    #[serde(rename = "p")]
+    first: Option<StoredTries>,
+    #[serde(rename = "m", default, skip_serializing_if = "Vec::is_empty")]
+    more: Vec<StoredTries>,
+    /// Where state written before the window held it kept the cap flag.
+    #[serde(rename = "c", default, skip_serializing)]
+    capped: bool,
+}
+
+/// A port's tries as stored: `[port, time]` for one accepted try in the window's protocol (as
+/// state written before tries were counted also reads), else `[port, latest, earliest, tries,
+/// rejected, protocol, ends]`.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum StoredTries {
+    One(u16, i64),
+    Many(u16, i64, i64, u16, u16, u8, u8),
+}
+
+impl StoredTries {
+    fn read(self, protocol: u8) -> PortTries {
+        match self {
+            StoredTries::One(port, time) => PortTries::new(port, protocol, time, false),
+            StoredTries::Many(port, latest, earliest, tries, rejected, protocol, ends) => {
+                let tries = tries.max(1);
+                PortTries {
+                    earliest: earliest.min(latest),
+                    latest,
+                    port,
+                    tries,
+                    rejected: rejected.min(tries),
+                    protocol,
+                    ends: ends & (EARLIEST_REJECTED | LATEST_REJECTED),
+                }
+            }
+        }
+    }
+
+    fn of(t: &PortTries, protocol: u8) -> Self {
+        if t.tries == 1 && t.rejected == 0 && t.earliest == t.latest && t.protocol == protocol {
+            StoredTries::One(t.port, t.latest)
+        } else {
+            StoredTries::Many(
+                t.port, t.latest, t.earliest, t.tries, t.rejected, t.protocol, t.ends,
+            )
+        }
+    }
+}
+
+impl StoredPorts {
+    fn read(self, protocol: u8) -> Ports {
+        let mut ports = Ports::default();
+        // Stored windows hold at least their first port; one without is read as empty.
+        if let Some(first) = self.first {
+            ports.first = first.read(protocol);
+            let more: Vec<PortTries> = self.more.into_iter().map(|t| t.read(protocol)).collect();
+            ports.more = (!more.is_empty()).then(|| Box::new(more));
+        }
+        ports
+    }
+
+    fn of(p: &Ports, protocol: u8) -> Self {
+        StoredPorts {
+            first: p.has_first().then(|| StoredTries::of(&p.first, protocol)),
+            more: p
+                .more
+                .iter()
+                .flat_map(|m| m.iter())
+                .map(|t| StoredTries::of(t, protocol))
+                .collect(),
+            capped: false,
         }
     }
 }
@@ -399,34 +449,59 @@ fn is_false(v: &bool) -> bool {
     !*v
 }
 
-/// The earliest and latest try of the first run of `threshold` distinct ports that fits in one
-/// window, if any (a port counts where its earliest or its latest try falls).
-fn densest(ports: &Ports, window_ms: i64, threshold: usize) -> Option<(i64, i64)> {
+/// The earliest and latest try of a run of `threshold` distinct ports within one window that
+/// holds the try `(port, time)` just made, if any (a port counts where its earliest or its
+/// latest try falls, and the port just tried at `time` too). A window that held no run before
+/// a try can only hold one through it, so only the tries within a window of it are looked at,
+/// and only when enough ports have one there. `tries` is scratch space.
+fn densest(
+    ports: &Ports,
+    (port, protocol, time): (u16, u8, i64),
+    window_ms: i64,
+    threshold: usize,
+    tries: &mut Vec<(i64, usize)>,
+) -> Option<(i64, i64)> {
     if ports.len() < threshold {
         return None;
     }
-    let mut tries: Vec<(i64, usize)> = Vec::with_capacity(2 * ports.len());
+    let near = time.saturating_sub(window_ms)..=time.saturating_add(window_ms);
+    let in_reach = |t: &&PortTries| t.tried_in(&near) || t.is(port, protocol);
+    if ports.iter().filter(in_reach).count() < threshold {
+        return None;
+    }
+    tries.clear();
     for (i, t) in ports.iter().enumerate() {
-        tries.push((t.earliest, i));
-        if t.latest != t.earliest {
-            tries.push((t.latest, i));
+        for at in [t.earliest, t.latest] {
+            if near.contains(&at) {
+                tries.push((at, i));
+            }
+        }
+        if t.is(port, protocol) {
+            tries.push((time, i));
         }
     }
     tries.sort_unstable();
     // A sliding run over the tries, counting the distinct ports within it.
-    let mut within = vec![0u8; ports.len()];
+    let mut small = [0u8; 256];
+    let mut large: Vec<u8>;
+    let within: &mut [u8] = if ports.len() <= small.len() {
+        &mut small[..ports.len()]
+    } else {
+        large = vec![0; ports.len()];
+        &mut large
+    };
     let (mut distinct, mut start) = (0, 0);
-    for &(time, port) in &tries {
-        distinct += usize::from(within[port] == 0);
-        within[port] += 1;
-        while time - tries[start].0 > window_ms {
+    for &(at, i) in tries.iter() {
+        distinct += usize::from(within[i] == 0);
+        within[i] += 1;
+        while at - tries[start].0 > window_ms {
             let gone = tries[start].1;
             within[gone] -= 1;
             distinct -= usize::from(within[gone] == 0);
             start += 1;
         }
         if distinct >= threshold {
-            return Some((tries[start].0, time));
+            return Some((tries[start].0, at));
         }
     }
     None
@@ -443,24 +518,107 @@ fn with_source(mut c: Candidate, a: &Attempt<'_>) -> Candidate {
     c
 }
 
-/// Short serialised names keep the stored state small (it is one item per account in the
-/// Lambda deployment). State written before ports counted their tries also holds the window's
-/// first time and its counts (`f`, `a`, `r`): they are read past.
+/// One remote host's ports, as seen by one subject: where a scan is looked for, and the span
+/// of the last scan found (its late flows still join it once the window looks for the next).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredWindow", into = "StoredWindow")]
 struct Window {
-    #[serde(rename = "P")]
+    /// The ports tried within the late allowance of the latest one: of the scan raised while
+    /// `fired`, then also of the search for the next.
     ports: Ports,
-    /// The latest try of any port.
+    /// The latest try of any port in `ports`.
+    last: i64,
+    /// The first try of the last scan raised, when `scanned`.
+    scan_start: i64,
+    /// How long after `scan_start` its last try came (ms, saturating).
+    scan_len: u32,
+    /// A port was not kept for the cap: the window saw more distinct ports than it holds.
+    capped: bool,
+    /// The last scan is in progress: no flow since came more than a window after it.
+    fired: bool,
+    /// The last scan was raised and a suppression rule dropped it: its later ports raise
+    /// nothing (they would make a finding of their own, which the rule might not match alone).
+    suppressed: bool,
+    /// A scan was raised: `scan_start` and `scan_len` hold its span.
+    scanned: bool,
+}
+
+impl Window {
+    fn scan_end(&self) -> i64 {
+        self.scan_start.saturating_add(i64::from(self.scan_len))
+    }
+
+    fn set_scan(&mut self, start: i64, end: i64) {
+        self.scan_start = start;
+        self.scan_len = u32::try_from(end.saturating_sub(start).max(0)).unwrap_or(u32::MAX);
+        self.scanned = true;
+    }
+}
+
+/// [`Window`] as stored, with short names: the state is one item per account in the Lambda
+/// deployment. State written before ports counted their tries also holds the window's first
+/// time and counts (`f`, `a`, `r`), read past, its cap flag among the ports, and no scan span
+/// (a window that fired then is taken to have scanned from its earliest port to its last).
+#[derive(Serialize, Deserialize)]
+struct StoredWindow {
+    #[serde(rename = "P")]
+    ports: StoredPorts,
     #[serde(rename = "l")]
     last: i64,
+    /// The protocol of the ports stored as `[port, time]`.
     #[serde(rename = "t", default = "tcp", skip_serializing_if = "is_tcp")]
     protocol: u8,
+    #[serde(rename = "c", default, skip_serializing_if = "is_false")]
+    capped: bool,
     #[serde(rename = "x", default, skip_serializing_if = "is_false")]
     fired: bool,
-    /// The scan was raised and a suppression rule dropped it: its later ports raise nothing
-    /// (they would make a finding of their own, which the rule might not match alone).
     #[serde(rename = "s", default, skip_serializing_if = "is_false")]
     suppressed: bool,
+    /// The last scan's first try and length.
+    #[serde(rename = "S", default, skip_serializing_if = "Option::is_none")]
+    scan: Option<(i64, u32)>,
+}
+
+impl From<StoredWindow> for Window {
+    fn from(s: StoredWindow) -> Self {
+        let capped = s.capped || s.ports.capped;
+        let ports = s.ports.read(s.protocol);
+        let mut w = Window {
+            last: s.last,
+            capped,
+            fired: s.fired,
+            suppressed: s.suppressed,
+            ..Window::default()
+        };
+        match s.scan {
+            Some((start, len)) => (w.scan_start, w.scan_len, w.scanned) = (start, len, true),
+            None if s.fired => {
+                let start = ports.iter().map(|t| t.earliest).min().unwrap_or(s.last);
+                w.set_scan(start, s.last);
+            }
+            None => {}
+        }
+        w.ports = ports;
+        w
+    }
+}
+
+impl From<Window> for StoredWindow {
+    fn from(w: Window) -> Self {
+        let protocol = match w.ports.has_first() {
+            true => w.ports.first.protocol,
+            false => tcp(),
+        };
+        StoredWindow {
+            ports: StoredPorts::of(&w.ports, protocol),
+            last: w.last,
+            protocol,
+            capped: w.capped,
+            fired: w.fired,
+            suppressed: w.suppressed,
+            scan: w.scanned.then_some((w.scan_start, w.scan_len)),
+        }
+    }
 }
 
 /// What a scan's candidate takes from its window.
@@ -477,33 +635,58 @@ struct Seen {
 }
 
 impl Seen {
-    /// What `w` shows of the scan `span` completed (first time), or of attempt `a` that
-    /// continues it (`None`). The window also keeps ports from up to the late allowance
-    /// before, which may belong to no scan: the scan's ports are those tried within a window
-    /// of the run that completed it, or of the attempt.
-    fn of(w: &Window, a: &Attempt<'_>, span: Option<(i64, i64)>, window_ms: i64) -> Seen {
-        let (first, last) = span.unwrap_or((a.time, a.time));
+    /// What `w` shows of the scan `span` that attempt `a` completed: its ports, those tried
+    /// within a window of the run (the window also keeps ports from up to the late allowance
+    /// before, which may belong to no scan), and their flows within it.
+    fn raised(w: &Window, a: &Attempt<'_>, (first, last): (i64, i64), window_ms: i64) -> Seen {
         let scan = last.saturating_sub(window_ms)..=first.saturating_add(window_ms);
-        let in_scan = || w.ports.iter().filter(|t| t.tried_in(&scan));
         let mut seen = Seen {
             ports: Vec::new(),
-            distinct: in_scan().count(),
-            capped: w.ports.capped,
-            count: 1,
-            rejected: u64::from(a.rejected),
-            protocol: w.protocol,
+            distinct: 0,
+            capped: w.capped,
+            count: 0,
+            rejected: 0,
+            protocol: tcp(),
         };
-        if span.is_some() {
-            (seen.count, seen.rejected) = (0, 0);
-            for t in in_scan() {
-                add_port_count(&mut seen.ports, t.port, u64::from(t.tries));
-                seen.count += u64::from(t.tries);
-                seen.rejected += u64::from(t.rejected);
+        // The protocol most of its ports were tried in.
+        let mut protocols: Vec<(u8, usize)> = Vec::new();
+        for t in w.ports.iter() {
+            let (count, rejected) = match t.within(&scan) {
+                // The try just made, between its port's ends.
+                (0, _) if t.is(a.port, a.protocol) && scan.contains(&a.time) => {
+                    (1, u64::from(a.rejected))
+                }
+                (0, _) => continue,
+                counts => counts,
+            };
+            add_port_count(&mut seen.ports, t.port, count);
+            seen.distinct += 1;
+            seen.count += count;
+            seen.rejected += rejected;
+            match protocols.iter_mut().find(|(p, _)| *p == t.protocol) {
+                Some((_, n)) => *n += 1,
+                None => protocols.push((t.protocol, 1)),
             }
-        } else {
-            add_port_count(&mut seen.ports, a.port, 1);
+        }
+        if let Some(&(p, _)) = protocols.iter().max_by_key(|&&(p, n)| (n, p == tcp())) {
+            seen.protocol = p;
         }
         seen
+    }
+
+    /// What `w` shows of attempt `a`, which continues its last scan.
+    fn going_on(w: &Window, a: &Attempt<'_>, window_ms: i64) -> Seen {
+        let near = a.time.saturating_sub(window_ms)..=a.time.saturating_add(window_ms);
+        let mut ports = Vec::new();
+        add_port_count(&mut ports, a.port, 1);
+        Seen {
+            ports,
+            distinct: w.ports.iter().filter(|t| t.tried_in(&near)).count(),
+            capped: w.capped,
+            count: 1,
+            rejected: u64::from(a.rejected),
+            protocol: a.protocol,
+        }
     }
 }
 
@@ -680,6 +863,8 @@ pub struct PortscanDetector {
     /// What suppressed scans went on to do, by finding id, with the rule that dropped them:
     /// dropped again while the rule is in force.
     held_back: HashMap<String, (String, Candidate)>,
+    /// Scratch space for [`densest`].
+    scratch: Vec<(i64, usize)>,
 }
 
 impl PortscanDetector {
@@ -698,6 +883,7 @@ impl PortscanDetector {
             dropped: 0,
             suppressed_by: HashMap::new(),
             held_back: HashMap::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -752,40 +938,74 @@ impl PortscanDetector {
             self.shed();
         }
         let w = self.windows.get_or_default(a.subject, a.remote);
-        if w.fired {
-            let near = a.time.saturating_sub(window_ms)..=a.time.saturating_add(window_ms);
-            if a.time > w.last.saturating_add(window_ms) {
-                // The scan ended: what comes next is judged afresh.
-                *w = Window::default();
-            } else if a.time < w.last.saturating_sub(window_ms)
-                && !w.ports.iter().any(|t| t.tried_in(&near))
-            {
-                // A flow from well before a scan already raised, read late: not part of it.
+        let mut earlier = false;
+        if w.scanned {
+            let start = w.scan_start.saturating_sub(window_ms);
+            if (start..=w.scan_end().saturating_add(window_ms)).contains(&a.time) {
+                // The last scan goes on, or a flow of it was read late.
+                if a.time > w.scan_end() {
+                    let start = w.scan_start;
+                    w.set_scan(start, a.time);
+                }
+                w.last = w.last.max(a.time);
+                if !w
+                    .ports
+                    .touch(a.port, a.protocol, a.time, a.rejected, 4 * threshold)
+                {
+                    w.capped = true;
+                }
+                let seen = Seen::going_on(w, a, window_ms);
+                match w.suppressed {
+                    true => self.hold_back(a, seen),
+                    false => self.raise(a, seen, None),
+                }
                 return;
             }
+            if a.time < start {
+                // From well before the scan, read late: not part of it, but perhaps of an
+                // earlier one.
+                earlier = true;
+            } else {
+                // Past the scan: look for the next one, keeping the span for late flows (and
+                // the scan's ports, which the allowance soon forgets).
+                w.fired = false;
+            }
         }
-        // A window that raised nothing yet takes every flow, early or late: it keeps the
-        // ports of the late allowance behind its latest one, so neither a scan in progress
-        // nor an earlier one read after a stray later flow is lost.
-        if w.ports.len() == 0 {
-            (w.last, w.protocol) = (a.time, a.protocol);
+        // Until it raises a scan, a window takes every flow, early or late: it keeps the ports
+        // of the late allowance behind its latest one, so neither a scan in progress nor an
+        // earlier one read after a stray later flow is lost.
+        if !w.ports.has_first() {
+            w.last = a.time;
         }
         w.last = w.last.max(a.time);
         w.ports.retain_since(w.last - window_ms - LATE_FLOWS_MS);
-        w.ports.touch(a.port, a.time, a.rejected, 4 * threshold);
-        if w.fired {
-            let seen = Seen::of(w, a, None, window_ms);
-            match w.suppressed {
-                true => self.hold_back(a, seen),
-                false => self.raise(a, seen, None),
-            }
-        } else if let Some(span) = densest(&w.ports, window_ms, threshold) {
-            w.fired = true;
-            let seen = Seen::of(w, a, Some(span), window_ms);
-            // Ports kept from before the scan are no part of it, nor of what it goes on to do.
-            w.ports.retain_since(span.0.saturating_sub(window_ms));
-            self.raise(a, seen, Some(span));
+        if !w
+            .ports
+            .touch(a.port, a.protocol, a.time, a.rejected, 4 * threshold)
+        {
+            w.capped = true;
         }
+        let tried = (a.port, a.protocol, a.time);
+        let Some(span) = densest(&w.ports, tried, window_ms, threshold, &mut self.scratch) else {
+            return;
+        };
+        let seen = Seen::raised(w, a, span, window_ms);
+        // Ports kept from before the scan are no part of it, nor of what it goes on to do.
+        w.ports.retain_since(span.0.saturating_sub(window_ms));
+        if earlier {
+            // An earlier scan, read after the last: the span takes in both, so that the
+            // earlier one's other flows join it too.
+            let end = w.scan_end();
+            w.set_scan(span.0, end);
+        } else {
+            w.fired = true;
+            w.set_scan(span.0, span.1);
+            if std::mem::take(&mut w.suppressed) {
+                // A new scan after a suppressed one is judged afresh.
+                self.suppressed_by.remove(&(a.subject, a.remote));
+            }
+        }
+        self.raise(a, seen, Some(span));
     }
 
     /// Records a scan: `span` is the window that completed it (first time), `None` for an
@@ -878,7 +1098,10 @@ impl PortscanDetector {
     fn may_grow(&self) -> impl Fn(&Window) -> bool {
         let recent = self.now.saturating_sub(self.window_ms);
         let late = recent.saturating_sub(LATE_FLOWS_MS);
-        move |w| w.last >= recent || (w.last >= late && w.ports.len() > 1)
+        move |w| {
+            let last = w.last.max(w.scan_end());
+            last >= recent || (last >= late && (w.ports.len() > 1 || w.scanned))
+        }
     }
 
     /// Drops windows until a quarter of the limit is free: first those that have seen a single
@@ -921,10 +1144,10 @@ impl PortscanDetector {
         let Some(subject) = self.subject_index.get(subject_key) else {
             return;
         };
-        // Only the window that raised the scan: one begun after it ended is judged afresh.
+        // The window's last scan: one it raises later is judged afresh.
         if self.windows.contains(subject, remote) {
             let w = self.windows.get_or_default(subject, remote);
-            if w.fired {
+            if w.scanned {
                 w.suppressed = true;
                 self.suppressed_by
                     .insert((subject, remote), rule.to_owned());
@@ -1326,9 +1549,9 @@ mod tests {
     #[test]
     fn stored_windows_keep_their_shape() {
         // As written before ports counted their tries: the window's own first time and counts
-        // are read past, each port is one accepted try.
-        let before =
-            r#"{"P":{"p":[22,1000],"m":[[23,2000],[25,3000]]},"f":1000,"l":3000,"a":3,"r":1}"#;
+        // are read past, each port is one accepted try in the window's protocol, the cap flag
+        // moves to the window, and a window that fired scanned from its earliest port on.
+        let before = r#"{"P":{"p":[22,1000],"m":[[23,2000],[25,3000]],"c":true},"f":1000,"l":3000,"a":3,"r":1,"t":17,"x":true}"#;
         let w: Window = serde_json::from_str(before).expect("stored window");
         assert_eq!(
             tries(&w.ports),
@@ -1338,16 +1561,23 @@ mod tests {
                 (25, 3000, 3000, 1, 0)
             ]
         );
-        assert_eq!(w.last, 3000);
-        let now = r#"{"P":{"p":[22,1000],"m":[[23,2000],[25,3000]]},"l":3000}"#;
+        assert!(w.ports.iter().all(|t| t.protocol == 17));
+        assert_eq!((w.last, w.capped, w.fired), (3000, true, true));
+        assert_eq!((w.scanned, w.scan_start, w.scan_end()), (true, 1000, 3000));
+        let now = r#"{"P":{"p":[22,1000],"m":[[23,2000],[25,3000]]},"l":3000,"t":17,"c":true,"x":true,"S":[1000,2000]}"#;
         assert_eq!(serde_json::to_string(&w).expect("serialises"), now);
-        let counted = r#"{"P":{"p":[22,1400,1000,3,2],"m":[[25,3000]]},"l":3000,"x":true}"#;
+        let counted = r#"{"P":{"p":[22,1400,1000,3,2,6,2],"m":[[25,3000],[53,3000,3000,1,0,17,0]]},"l":3000}"#;
         let w: Window = serde_json::from_str(counted).expect("counted tries");
         assert_eq!(
             tries(&w.ports),
-            [(22, 1000, 1400, 3, 2), (25, 3000, 3000, 1, 0)]
+            [
+                (22, 1000, 1400, 3, 2),
+                (25, 3000, 3000, 1, 0),
+                (53, 3000, 3000, 1, 0)
+            ]
         );
-        assert!(w.fired);
+        assert_eq!(w.ports.first.ends, LATEST_REJECTED);
+        assert!(!w.fired && !w.scanned);
         assert_eq!(serde_json::to_string(&w).expect("serialises"), counted);
         let single = r#"{"P":{"p":[443,5]},"l":5}"#;
         let w: Window = serde_json::from_str(single).expect("one port");
@@ -1364,51 +1594,79 @@ mod tests {
             (3, 30, false),
             (2, 40, false),
         ] {
-            p.touch(port, t, rejected, 3);
+            assert!(p.touch(port, 6, t, rejected, 3));
         }
         assert_eq!(
             tries(&p),
             [(1, 10, 10, 1, 0), (2, 20, 40, 2, 1), (3, 30, 30, 1, 0)]
         );
-        p.touch(4, 50, false, 3);
+        assert_eq!(p.more.as_ref().map(|m| m[0].ends), Some(EARLIEST_REJECTED));
+        assert!(p.touch(1, 17, 45, false, 4), "UDP 1 is another port");
+        assert_eq!(p.len(), 4);
+        assert!(!p.touch(4, 6, 50, false, 4));
         assert_eq!(
             tries(&p),
-            [(4, 50, 50, 1, 0), (2, 20, 40, 2, 1), (3, 30, 30, 1, 0)],
+            [
+                (4, 50, 50, 1, 0),
+                (2, 20, 40, 2, 1),
+                (3, 30, 30, 1, 0),
+                (1, 45, 45, 1, 0)
+            ],
             "over the cap, a newer port takes the place of the one last tried longest ago"
         );
-        assert!(p.capped);
-        p.touch(5, 5, false, 3);
-        assert_eq!(p.len(), 3, "an older one does not");
-        assert!(!p.iter().any(|t| t.port == 5));
+        assert!(!p.touch(5, 6, 5, false, 4));
+        assert!(!p.iter().any(|t| t.port == 5), "an older one does not");
         p.retain_since(35);
         let mut left = tries(&p);
         left.sort_unstable();
         assert_eq!(
             left,
-            [(2, 40, 40, 2, 1), (4, 50, 50, 1, 0)],
+            [(1, 45, 45, 1, 0), (2, 40, 40, 2, 1), (4, 50, 50, 1, 0)],
             "a try before the cut is forgotten, the port's count is not"
         );
+        let two = p.iter().find(|t| t.port == 2).expect("port 2");
+        assert_eq!(two.ends, 0, "its earliest try is now its latest, accepted");
         p.retain_since(100);
         assert_eq!(
             (p.len(), p.more.is_none()),
             (0, true),
             "nothing is kept allocated"
         );
-        p.touch(7, 200, false, 3);
+        p.touch(7, 6, 200, false, 3);
         assert_eq!(tries(&p), [(7, 200, 200, 1, 0)]);
     }
 
     #[test]
-    fn a_scan_counts_a_port_by_either_end_of_its_tries() {
+    fn a_scan_counts_a_port_by_either_end_of_its_tries_or_the_try_just_made() {
+        let mut scratch = Vec::new();
         let mut p = Ports::default();
-        p.touch(443, 400_000, false, 60);
+        let mut dense = |p: &Ports, port: u16, time: i64, threshold: usize| {
+            densest(p, (port, 6, time), 5 * MIN, threshold, &mut scratch)
+        };
+        p.touch(443, 6, 400_000, false, 60);
         for i in 0..14 {
-            p.touch(1000 + i, i64::from(i) * 1000, false, 60);
+            p.touch(1000 + i, 6, i64::from(i) * 1000, false, 60);
         }
-        assert_eq!(densest(&p, 5 * MIN, 15), None);
-        p.touch(443, 14_000, false, 60);
-        assert_eq!(densest(&p, 5 * MIN, 15), Some((0, 14_000)));
-        assert_eq!(densest(&p, 5 * MIN, 16), None, "a port counts once");
+        assert_eq!(dense(&p, 1013, 13_000, 15), None);
+        p.touch(443, 6, 14_000, false, 60);
+        assert_eq!(dense(&p, 443, 14_000, 15), Some((0, 14_000)));
+        assert_eq!(dense(&p, 443, 14_000, 16), None, "a port counts once");
+        // A try between the ends of its port: the one just made counts.
+        p.touch(443, 6, 1_000_000, false, 60);
+        p.touch(443, 6, 7_000, false, 60);
+        assert_eq!(dense(&p, 443, 7_000, 15), Some((0, 13_000)));
+    }
+
+    #[test]
+    fn a_count_within_a_scan_takes_the_tries_of_its_ends() {
+        let mut t = PortTries::new(443, 6, 0, false);
+        for time in [10, 20, 600] {
+            t.add(time, time == 600);
+        }
+        assert_eq!(t.within(&(0..=100)), (1, 0), "its earliest try, accepted");
+        assert_eq!(t.within(&(500..=700)), (1, 1), "its latest, rejected");
+        assert_eq!(t.within(&(0..=700)), (4, 1));
+        assert_eq!(t.within(&(100..=500)), (0, 0));
     }
 
     #[test]
@@ -1454,5 +1712,61 @@ mod tests {
         assert_eq!(all, [(1, v4, 1), (1, v6, 3), (2, v4, 2)]);
         w.retain(|w| w.last != 3);
         assert_eq!(w.len(), 2);
+    }
+
+    fn attempt_r(d: &mut PortscanDetector, s: u32, port: u16, time: i64, rejected: bool) {
+        let source = || format!("f.log:{port}");
+        d.observe(&Attempt {
+            subject: s,
+            interface: 0,
+            local: "10.0.0.5".parse().expect("ip"),
+            remote: "10.0.9.9".parse().expect("ip"),
+            port,
+            protocol: 6,
+            time,
+            rejected,
+            source: &source,
+        });
+    }
+
+    #[test]
+    fn regression_saturated_tries_do_not_make_a_mixed_port_look_blocked() {
+        // Port 443 tried 140,000 times in two minutes, one in two rejected, then 14 other
+        // ports, all rejected: a scan. `tries` stopped at u16::MAX while `rejected` went on
+        // counting until it equalled it, and the finding said every flow was blocked.
+        let (mut d, s) = detector();
+        for i in 0..140_000i64 {
+            attempt_r(&mut d, s, 443, i, i % 2 == 1);
+        }
+        for p in 0..14 {
+            attempt_r(&mut d, s, 1000 + p, 200_000 + i64::from(p) * 1000, true);
+        }
+        let out = d.drain();
+        assert_eq!(out.len(), 1);
+        let Evidence::Network(n) = &out[0].evidence else {
+            panic!("network")
+        };
+        assert!(
+            !n.blocked,
+            "70,000 accepted flows, yet blocked: count {} rejected {}",
+            out[0].count, n.rejected
+        );
+    }
+
+    #[test]
+    fn regression_a_busy_window_that_never_fires_is_not_sorted_on_every_try() {
+        // 100 flows a second to one host for ten minutes, its port changing every 25 s over
+        // 56 ports (never 15 within 5 minutes): the window holds dozens of ports, and every
+        // flow sorted their tries to look for a run. Fewer than the threshold have a try
+        // within a window of any flow here, so none is sorted (the scratch space is unused).
+        let (mut d, s) = detector();
+        for i in 0..60_000i64 {
+            let t = i * 10;
+            let port = 1000 + ((t / 25_000) % 56) as u16;
+            attempt(&mut d, s, port, t);
+        }
+        assert!(d.drain().is_empty());
+        assert!(d.windows.iter().any(|(_, _, w)| w.ports.len() >= 20));
+        assert_eq!(d.scratch.capacity(), 0, "the tries were sorted");
     }
 }
