@@ -1652,9 +1652,20 @@ mod tests {
         assert_eq!(dense(&p, 443, 14_000, 15), Some((0, 14_000)));
         assert_eq!(dense(&p, 443, 14_000, 16), None, "a port counts once");
         // A try between the ends of its port: the one just made counts.
+        let mut p = Ports::default();
+        p.touch(443, 6, -400_000, false, 60);
         p.touch(443, 6, 1_000_000, false, 60);
+        for i in 0..14 {
+            p.touch(1000 + i, 6, i64::from(i) * 1000, false, 60);
+        }
         p.touch(443, 6, 7_000, false, 60);
+        assert_eq!((p.first.earliest, p.first.latest), (-400_000, 1_000_000));
         assert_eq!(dense(&p, 443, 7_000, 15), Some((0, 13_000)));
+        assert_eq!(
+            dense(&p, 1013, 13_000, 15),
+            None,
+            "its middle try is not kept"
+        );
     }
 
     #[test]
