@@ -2450,3 +2450,192 @@ fn regression_a_tcp_scan_after_dns_to_the_host_is_labelled_tcp() {
         ports(scan)
     );
 }
+
+// Faults found by the sixth semantics audit.
+
+#[test]
+fn regression_flows_that_joined_a_scan_are_not_counted_again_by_an_earlier_search() {
+    // A scan of TARGET at T0+600 (15 ports) is read first. Then 20 ports at T0+290..T0+309:
+    // the file of T0+300..309 (within a window of the scan: they join it, 10 flows counted),
+    // then the file of T0+290..299 (more than a window before: the earlier search). The
+    // earlier search counts the ten joined flows again when its five flows and they make 15.
+    let later = sweep(TARGET, 1000, 15, T0 + 600, 1);
+    let joined = sweep(TARGET, 2010, 10, T0 + 300, 1);
+    let earlier = sweep(TARGET, 2000, 10, T0 + 290, 1);
+    let c = detect(&[
+        (&key(0), &V5, &later),
+        (&key(1), &V5, &joined),
+        (&key(2), &V5, &earlier),
+    ]);
+    let scan = single(&c.findings, Portscan);
+    assert!(
+        scan.count <= 35,
+        "35 flows to the host, the finding counts {}: {:?}",
+        scan.count,
+        net(scan).ports
+    );
+}
+
+#[test]
+fn regression_tries_counted_in_a_scan_after_its_span_are_not_counted_again() {
+    // Fifteen ports of TARGET in 15 s, 14 of them tried again 200 s later; the records of one
+    // file are not sorted and the scan's last port comes after the retries. The raised scan
+    // counted the retries (29 flows) but its span ended at T0+14; a single HTTPS connection at
+    // T0+320 was "past" it, and the retries' latest tries plus 443 made a second "scan" that
+    // counted the 14 retries again: more flows than the host ever saw.
+    let mut flows = sweep(TARGET, 1000, 14, T0, 1);
+    flows.extend(sweep(TARGET, 1000, 14, T0 + 200, 1));
+    flows.push(Flow::out(TARGET, 1014, T0 + 14));
+    let https = [Flow::out(TARGET, 443, T0 + 320)];
+    let c = detect(&[(&key(0), &V5, &flows), (&key(1), &V5, &https)]);
+    let scan = single(&c.findings, Portscan);
+    assert!(
+        scan.count <= 30,
+        "30 flows to the host, the finding counts {}: {:?}",
+        scan.count,
+        net(scan).ports
+    );
+}
+
+const RULE_1014: &str =
+    "[[rule]]\nname = \"scans of 1014\"\nfinding_type = \"Recon:EC2/Portscan\"\nport = 1014\n";
+
+#[test]
+fn regression_a_suppressed_scan_s_retries_and_one_later_flow_are_not_a_new_scan() {
+    // As above over two runs: the scan (with its retries) is suppressed in the first run. In
+    // the second, one HTTPS connection at T0+320 joins the retries kept in the window into a
+    // "new scan", judged afresh: the rule does not match it and the suppressed scan's
+    // retries come out as a finding.
+    let mut store = MemoryStore::default();
+    let mut run1 = with_rules(&store, RULE_1014);
+    let mut flows = sweep(TARGET, 1000, 14, T0, 1);
+    flows.extend(sweep(TARGET, 1000, 14, T0 + 200, 1));
+    flows.push(Flow::out(TARGET, 1014, T0 + 14));
+    run1.scan_flows(&key(0), &V5, &flows);
+    let c1 = run1.commit(&mut store, NOW_MS);
+    assert!(c1.findings.is_empty(), "{:#?}", brief(&c1.findings));
+    assert_eq!(c1.suppressed.len(), 1);
+    let mut run2 = with_rules(&store, RULE_1014);
+    run2.scan_flows(&key(5), &V5, &[Flow::out(TARGET, 443, T0 + 320)]);
+    let c2 = run2.commit(&mut store, NOW_MS + FIVE_MIN_MS);
+    assert!(
+        c2.findings.is_empty(),
+        "one HTTPS connection after a suppressed scan: {:#?} {:?}",
+        brief(&c2.findings),
+        c2.findings.iter().map(ports).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn regression_an_earlier_scan_of_a_suppressed_window_is_suppressed_in_a_later_run_too() {
+    // A scan of TARGET at T0+600 suppressed by a rule on its port 1000; an earlier scan of the
+    // same host (T0) read afterwards. In one run both are one finding, suppressed. Over two
+    // runs the earlier scan goes through the earlier search, which raises a first-time
+    // candidate whatever the window's suppression: it is published.
+    let later = sweep(TARGET, 1000, 15, T0 + 600, 1);
+    let earlier = sweep(TARGET, 2000, 15, T0, 1);
+
+    let mut one = with_rules(&MemoryStore::default(), RULE_1000);
+    one.scan_flows(&key(0), &V5, &later);
+    one.scan_flows(&key(1), &V5, &earlier);
+    let c = one.commit(&mut MemoryStore::default(), NOW_MS);
+    assert!(c.findings.is_empty(), "one run: {:#?}", brief(&c.findings));
+
+    let mut store = MemoryStore::default();
+    let mut run1 = with_rules(&store, RULE_1000);
+    run1.scan_flows(&key(0), &V5, &later);
+    let c1 = run1.commit(&mut store, NOW_MS);
+    assert!(c1.findings.is_empty());
+    let mut run2 = with_rules(&store, RULE_1000);
+    run2.scan_flows(&key(1), &V5, &earlier);
+    let c2 = run2.commit(&mut store, NOW_MS + FIVE_MIN_MS);
+    assert!(
+        c2.findings.is_empty(),
+        "two runs: {:#?} suppressed {:?}",
+        brief(&c2.findings),
+        c2.suppressed
+    );
+}
+
+#[test]
+fn regression_state_with_five_values_a_port_is_read() {
+    // State written with a port tried more than once, or rejected, as `[port, latest,
+    // earliest, tries, rejected]` was unreadable once ports took seven values, and every
+    // stored window was dropped: here a suppressed scan, whose next ports then became a
+    // finding of their own.
+    let mut store = MemoryStore::default();
+    let mut run1 = with_rules(&store, RULE_1000);
+    let scan: Vec<Flow> = sweep(TARGET, 1000, 16, T0, 1)
+        .into_iter()
+        .map(Flow::reject)
+        .collect();
+    run1.scan_flows(&key(0), &V5, &scan);
+    assert_eq!(run1.commit(&mut store, NOW_MS).suppressed.len(), 1);
+    // Rewrite the state with five values a port and no scan span.
+    let blob = store.state.get_mut(STATE_KEY).expect("open windows");
+    let mut state: serde_json::Value = serde_json::from_slice(blob).expect("json");
+    for w in state["windows"].as_array_mut().expect("windows") {
+        let w = &mut w[2];
+        w.as_object_mut().expect("window").remove("S");
+        let ports = &mut w["P"];
+        let mut old = |t: &mut serde_json::Value| {
+            if let Some(a) = t.as_array_mut() {
+                if a.len() == 7 {
+                    a.truncate(5);
+                }
+            }
+        };
+        old(&mut ports["p"]);
+        if let Some(more) = ports.get_mut("m").and_then(|m| m.as_array_mut()) {
+            more.iter_mut().for_each(&mut old);
+        }
+    }
+    *blob = serde_json::to_vec(&state).expect("json");
+
+    let mut run2 = with_rules(&store, RULE_1000);
+    run2.scan_flows(&key(5), &V5, &sweep(TARGET, 2000, 15, T0 + 60, 1));
+    let c = run2.commit(&mut store, NOW_MS + FIVE_MIN_MS);
+    assert!(c.findings.is_empty(), "{:#?}", brief(&c.findings));
+    assert_eq!(c.suppressed.len(), 1, "{:?}", c.suppressed);
+}
+
+#[test]
+fn regression_a_slow_scan_s_flows_read_before_it_was_raised_are_counted() {
+    // One port every 20 s, 30 ports over ten minutes. In time order the finding counts all
+    // 30. Read with its second half first, the scan is raised over its first 15 ports with
+    // the span ending at T0+300; the 13 ports read before, at T0+320..T0+560, lie within a
+    // window of the scan but outside the intersection Seen::raised counts, and never join it.
+    let flows: Vec<Flow> = (0..30u16)
+        .map(|i| Flow::out(TARGET, 1000 + i, T0 + 20 * i64::from(i)))
+        .collect();
+    let ordered = detect(&[(&key(0), &V5, &flows)]);
+    assert_eq!(single(&ordered.findings, Portscan).count, 30);
+    let mut shuffled: Vec<Flow> = flows[15..29].to_vec();
+    shuffled.extend_from_slice(&flows[..15]);
+    shuffled.push(flows[29].clone());
+    let c = detect(&[(&key(0), &V5, &shuffled)]);
+    let scan = single(&c.findings, Portscan);
+    assert_eq!(scan.count, 30, "{:?}", ports(scan));
+}
+
+#[test]
+fn regression_hours_of_https_after_a_scan_do_not_go_on_as_the_scan() {
+    // A scan of 15 ports of TARGET at T0, then the instance's ordinary HTTPS to the host every
+    // four minutes for a day, all in the next run. Each connection was within a window of the
+    // span, which it extended: the day of HTTPS was the scan "going on", and the finding said
+    // it lasted a day. Now only a port the scan had not tried takes it further: the first
+    // connection or two (within a window of the scan) join it, the rest do not.
+    let scan = sweep(TARGET, 1000, 15, T0, 1);
+    let https: Vec<Flow> = (1..=360)
+        .map(|i| Flow::out(TARGET, 443, T0 + 14 + i * 240))
+        .collect();
+    let c = two_runs(&scan, &https);
+    for f in of_type(&c.findings, Portscan) {
+        assert!(f.count <= 17, "{:#?}", brief(&c.findings));
+        assert!(
+            f.last_seen <= Timestamp::from_secs(T0 + 14 + 600),
+            "the scan went on until {:?}",
+            f.last_seen
+        );
+    }
+}

@@ -373,11 +373,13 @@ struct StoredPorts {
 
 /// A port's tries as stored: `[port, time]` for one accepted try in the window's protocol (as
 /// state written before tries were counted also reads), else `[port, latest, earliest, tries,
-/// rejected, protocol, ends]`.
+/// rejected, protocol, ends]` (or its first five, as written before ports kept the last two).
 #[derive(Serialize, Deserialize)]
 #[serde(untagged)]
 enum StoredTries {
     One(u16, i64),
+    /// As state written before ports kept their protocol and which ends were rejected.
+    Five(u16, i64, i64, u16, u16),
     Many(u16, i64, i64, u16, u16, u8, u8),
 }
 
@@ -385,6 +387,14 @@ impl StoredTries {
     fn read(self, protocol: u8) -> PortTries {
         match self {
             StoredTries::One(port, time) => PortTries::new(port, protocol, time, false),
+            StoredTries::Five(port, latest, earliest, tries, rejected) => {
+                let ends = match rejected >= tries.max(1) {
+                    true => EARLIEST_REJECTED | LATEST_REJECTED,
+                    false => 0,
+                };
+                StoredTries::Many(port, latest, earliest, tries, rejected, protocol, ends)
+                    .read(protocol)
+            }
             StoredTries::Many(port, latest, earliest, tries, rejected, protocol, ends) => {
                 let tries = tries.max(1);
                 PortTries {
@@ -523,8 +533,7 @@ fn with_source(mut c: Candidate, a: &Attempt<'_>) -> Candidate {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "StoredWindow", into = "StoredWindow")]
 struct Window {
-    /// The ports tried within the late allowance of the latest one: of the scan raised while
-    /// `fired`, then also of the search for the next.
+    /// The ports tried within the late allowance of the latest one.
     ports: Ports,
     /// The latest try of any port in `ports`.
     last: i64,
@@ -534,8 +543,6 @@ struct Window {
     scan_len: u32,
     /// A port was not kept for the cap: the window saw more distinct ports than it holds.
     capped: bool,
-    /// The last scan is in progress: no flow since came more than a window after it.
-    fired: bool,
     /// The last scan was raised and a suppression rule dropped it: its later ports raise
     /// nothing (they would make a finding of their own, which the rule might not match alone).
     suppressed: bool,
@@ -570,7 +577,8 @@ struct StoredWindow {
     protocol: u8,
     #[serde(rename = "c", default, skip_serializing_if = "is_false")]
     capped: bool,
-    #[serde(rename = "x", default, skip_serializing_if = "is_false")]
+    /// Whether a scan was raised, as state written before the scan's span was kept says it.
+    #[serde(rename = "x", default, skip_serializing)]
     fired: bool,
     #[serde(rename = "s", default, skip_serializing_if = "is_false")]
     suppressed: bool,
@@ -586,7 +594,6 @@ impl From<StoredWindow> for Window {
         let mut w = Window {
             last: s.last,
             capped,
-            fired: s.fired,
             suppressed: s.suppressed,
             ..Window::default()
         };
@@ -614,7 +621,7 @@ impl From<Window> for StoredWindow {
             last: w.last,
             protocol,
             capped: w.capped,
-            fired: w.fired,
+            fired: false,
             suppressed: w.suppressed,
             scan: w.scanned.then_some((w.scan_start, w.scan_len)),
         }
@@ -635,11 +642,11 @@ struct Seen {
 }
 
 impl Seen {
-    /// What `w` shows of the scan `span` that attempt `a` completed: its ports, those tried
-    /// within a window of the run (the window also keeps ports from up to the late allowance
-    /// before, which may belong to no scan), and their flows within it.
-    fn raised(w: &Window, a: &Attempt<'_>, (first, last): (i64, i64), window_ms: i64) -> Seen {
-        let scan = last.saturating_sub(window_ms)..=first.saturating_add(window_ms);
+    /// What `w` shows of the scan that attempt `a` completed: its ports, those tried within
+    /// `scan` (a window around the run that found it: the window also keeps ports from up to
+    /// the late allowance before, which may belong to no scan), and their flows within it;
+    /// with the first and the last try counted.
+    fn raised(w: &Window, a: &Attempt<'_>, scan: &RangeInclusive<i64>) -> (Seen, (i64, i64)) {
         let mut seen = Seen {
             ports: Vec::new(),
             distinct: 0,
@@ -648,10 +655,11 @@ impl Seen {
             rejected: 0,
             protocol: tcp(),
         };
+        let (mut first, mut last) = (a.time, a.time);
         // The protocol most of its ports were tried in.
         let mut protocols: Vec<(u8, usize)> = Vec::new();
         for t in w.ports.iter() {
-            let (count, rejected) = match t.within(&scan) {
+            let (count, rejected) = match t.within(scan) {
                 // The try just made, between its port's ends.
                 (0, _) if t.is(a.port, a.protocol) && scan.contains(&a.time) => {
                     (1, u64::from(a.rejected))
@@ -659,6 +667,11 @@ impl Seen {
                 (0, _) => continue,
                 counts => counts,
             };
+            for end in [t.earliest, t.latest] {
+                if scan.contains(&end) {
+                    (first, last) = (first.min(end), last.max(end));
+                }
+            }
             add_port_count(&mut seen.ports, t.port, count);
             seen.distinct += 1;
             seen.count += count;
@@ -671,7 +684,7 @@ impl Seen {
         if let Some(&(p, _)) = protocols.iter().max_by_key(|&&(p, n)| (n, p == tcp())) {
             seen.protocol = p;
         }
-        seen
+        (seen, (first, last))
     }
 
     /// What `w` shows of attempt `a`, which continues its last scan.
@@ -938,12 +951,16 @@ impl PortscanDetector {
             self.shed();
         }
         let w = self.windows.get_or_default(a.subject, a.remote);
-        let mut earlier = false;
+        // Where a scan found now may count flows: not where the last one already counted them.
+        let (mut below, mut above) = (i64::MAX, i64::MIN);
         if w.scanned {
-            let start = w.scan_start.saturating_sub(window_ms);
-            if (start..=w.scan_end().saturating_add(window_ms)).contains(&a.time) {
-                // The last scan goes on, or a flow of it was read late.
-                if a.time > w.scan_end() {
+            let reach =
+                w.scan_start.saturating_sub(window_ms)..=w.scan_end().saturating_add(window_ms);
+            if reach.contains(&a.time) {
+                // The last scan goes on, or a flow of it was read late. Only a port it had not
+                // tried takes the scan further: the host's ordinary traffic does not.
+                let new_port = !w.ports.iter().any(|t| t.is(a.port, a.protocol));
+                if new_port && a.time > w.scan_end() {
                     let start = w.scan_start;
                     w.set_scan(start, a.time);
                 }
@@ -956,20 +973,17 @@ impl PortscanDetector {
                 }
                 let seen = Seen::going_on(w, a, window_ms);
                 match w.suppressed {
-                    true => self.hold_back(a, seen),
+                    true => self.hold_back(a, seen, None),
                     false => self.raise(a, seen, None),
                 }
                 return;
             }
-            if a.time < start {
-                // From well before the scan, read late: not part of it, but perhaps of an
-                // earlier one.
-                earlier = true;
-            } else {
-                // Past the scan: look for the next one, keeping the span for late flows (and
-                // the scan's ports, which the allowance soon forgets).
-                w.fired = false;
-            }
+            // From well before the scan, read late (perhaps an earlier scan), or past it (the
+            // next one): the search below.
+            (below, above) = match a.time < *reach.start() {
+                true => (*reach.start(), i64::MIN),
+                false => (i64::MAX, *reach.end()),
+            };
         }
         // Until it raises a scan, a window takes every flow, early or late: it keeps the ports
         // of the late allowance behind its latest one, so neither a scan in progress nor an
@@ -989,23 +1003,38 @@ impl PortscanDetector {
         let Some(span) = densest(&w.ports, tried, window_ms, threshold, &mut self.scratch) else {
             return;
         };
-        let seen = Seen::raised(w, a, span, window_ms);
-        // Ports kept from before the scan are no part of it, nor of what it goes on to do.
-        w.ports.retain_since(span.0.saturating_sub(window_ms));
+        // The scan's flows: those within a window of the run that found it.
+        let lo = span
+            .0
+            .saturating_sub(window_ms)
+            .max(above.saturating_add(1));
+        let hi = span
+            .1
+            .saturating_add(window_ms)
+            .min(below.saturating_sub(1));
+        let (seen, (first, last)) = Seen::raised(w, a, &(lo..=hi));
+        let earlier = below != i64::MAX;
+        // Ports from before the scan are no part of it, nor of what it goes on to do; after
+        // another scan, neither are that one's.
+        let cut = first.saturating_sub(window_ms).max(above.saturating_add(1));
+        w.ports.retain_since(cut);
+        let suppressed = earlier && w.suppressed;
         if earlier {
             // An earlier scan, read after the last: the span takes in both, so that the
             // earlier one's other flows join it too.
             let end = w.scan_end();
-            w.set_scan(span.0, end);
+            w.set_scan(first, end);
         } else {
-            w.fired = true;
-            w.set_scan(span.0, span.1);
+            w.set_scan(first, last);
             if std::mem::take(&mut w.suppressed) {
                 // A new scan after a suppressed one is judged afresh.
                 self.suppressed_by.remove(&(a.subject, a.remote));
             }
         }
-        self.raise(a, seen, Some(span));
+        match suppressed {
+            true => self.hold_back(a, seen, Some((first, last))),
+            false => self.raise(a, seen, Some((first, last))),
+        }
     }
 
     /// Records a scan: `span` is the window that completed it (first time), `None` for an
@@ -1026,8 +1055,8 @@ impl PortscanDetector {
     /// Records an attempt that continues a scan whose finding a rule dropped, apart: see
     /// [`drain_held_back`](Self::drain_held_back).
     #[cold]
-    fn hold_back(&mut self, a: &Attempt<'_>, seen: Seen) {
-        let Some(c) = self.candidate(a, seen, None) else {
+    fn hold_back(&mut self, a: &Attempt<'_>, seen: Seen, span: Option<(i64, i64)>) {
+        let Some(c) = self.candidate(a, seen, span) else {
             return;
         };
         let rule = self
@@ -1562,9 +1591,9 @@ mod tests {
             ]
         );
         assert!(w.ports.iter().all(|t| t.protocol == 17));
-        assert_eq!((w.last, w.capped, w.fired), (3000, true, true));
+        assert_eq!((w.last, w.capped), (3000, true));
         assert_eq!((w.scanned, w.scan_start, w.scan_end()), (true, 1000, 3000));
-        let now = r#"{"P":{"p":[22,1000],"m":[[23,2000],[25,3000]]},"l":3000,"t":17,"c":true,"x":true,"S":[1000,2000]}"#;
+        let now = r#"{"P":{"p":[22,1000],"m":[[23,2000],[25,3000]]},"l":3000,"t":17,"c":true,"S":[1000,2000]}"#;
         assert_eq!(serde_json::to_string(&w).expect("serialises"), now);
         let counted = r#"{"P":{"p":[22,1400,1000,3,2,6,2],"m":[[25,3000],[53,3000,3000,1,0,17,0]]},"l":3000}"#;
         let w: Window = serde_json::from_str(counted).expect("counted tries");
@@ -1577,8 +1606,18 @@ mod tests {
             ]
         );
         assert_eq!(w.ports.first.ends, LATEST_REJECTED);
-        assert!(!w.fired && !w.scanned);
+        assert!(!w.scanned);
+
         assert_eq!(serde_json::to_string(&w).expect("serialises"), counted);
+        // As written in between: five values a port, the window's protocol, ends from counts.
+        let five = r#"{"P":{"p":[22,1400,1000,3,3],"m":[[25,3000,2000,2,1]]},"l":3000,"t":17}"#;
+        let w: Window = serde_json::from_str(five).expect("five values a port");
+        assert_eq!(
+            tries(&w.ports),
+            [(22, 1000, 1400, 3, 3), (25, 2000, 3000, 2, 1)]
+        );
+        assert!(w.ports.iter().all(|t| t.protocol == 17));
+        assert_eq!(w.ports.first.ends, EARLIEST_REJECTED | LATEST_REJECTED);
         let single = r#"{"P":{"p":[443,5]},"l":5}"#;
         let w: Window = serde_json::from_str(single).expect("one port");
         assert_eq!((w.ports.len(), w.ports.more.is_none()), (1, true));
