@@ -1121,9 +1121,9 @@ impl PortscanDetector {
         self.windows.retain(may_grow);
     }
 
-    /// Whether a window may still grow at the stream's latest time: its last port lies within
-    /// the window, or within the late allowance too when it has several ports (see
-    /// [`LATE_FLOWS_MS`]).
+    /// Whether a window may still grow at the stream's latest time: its last port (or its
+    /// scan's end) lies within the window, or within the late allowance too when it has
+    /// several ports or holds a scan (see [`LATE_FLOWS_MS`]).
     fn may_grow(&self) -> impl Fn(&Window) -> bool {
         let recent = self.now.saturating_sub(self.window_ms);
         let late = recent.saturating_sub(LATE_FLOWS_MS);
