@@ -292,15 +292,7 @@ impl Engine {
         let held = self
             .sides
             .release_naming(interface_key(subject, slot), local);
-        if held.is_empty() {
-            return;
-        }
-        let key = self
-            .portscan
-            .subject_info(subject)
-            .map(|s| s.key.clone())
-            .unwrap_or_default();
-        self.evaluate_held(subject, slot, local, held, &key);
+        self.evaluate_released(subject, slot, local, held);
     }
 
     /// The interface's address became known without the learner (a public peer, a
@@ -309,6 +301,11 @@ impl Engine {
     #[inline(never)]
     fn release_held(&mut self, subject: u32, slot: u8, local: IpAddr) {
         let held = self.sides.release(interface_key(subject, slot), local);
+        self.evaluate_released(subject, slot, local, held);
+    }
+
+    /// Evaluates the records released for interface `slot` of `subject`, now at `local`.
+    fn evaluate_released(&mut self, subject: u32, slot: u8, local: IpAddr, held: Vec<Held>) {
         if held.is_empty() {
             return;
         }
