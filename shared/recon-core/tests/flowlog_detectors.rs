@@ -2639,3 +2639,112 @@ fn regression_hours_of_https_after_a_scan_do_not_go_on_as_the_scan() {
         );
     }
 }
+
+// Faults found by the seventh semantics audit.
+
+#[test]
+fn regression_polls_of_a_port_forgotten_by_the_late_allowance_are_not_counted_in_a_scan() {
+    // The instance checks TARGET:443 every minute for an hour, then scans 15 other ports of
+    // it (records in time order). Only the 443 tries within a window of the scan belong to it.
+    let mut flows: Vec<Flow> = (0..=61)
+        .map(|i| Flow::out(TARGET, 443, T0 + i * 60))
+        .collect();
+    flows.extend(sweep(TARGET, 1000, 15, T0 + 3700, 1));
+    let c = detect(&[(&key(0), &V5, &flows)]);
+    let scan = single(&c.findings, Portscan);
+    let (first, last) = (scan.first_seen, scan.last_seen);
+    let between = flows
+        .iter()
+        .filter(|f| (first..=last).contains(&Timestamp::from_secs(f.start)))
+        .count() as u64;
+    assert!(
+        scan.count <= between,
+        "{} flows from {first:?} to {last:?}, the finding counts {}: {:?}",
+        between,
+        scan.count,
+        net(scan).ports
+    );
+}
+
+#[test]
+fn regression_a_port_polled_between_two_scans_is_not_counted_twice() {
+    // 443 is among the ports of a scan at T0, the instance polls it every minute, and scans the
+    // host again 25 minutes later: 54 flows to the host in all.
+    let mut flows = sweep(TARGET, 1000, 14, T0, 1);
+    flows.push(Flow::out(TARGET, 443, T0 + 14));
+    flows.extend((1..=25).map(|i| Flow::out(TARGET, 443, T0 + i * 60)));
+    flows.extend(sweep(TARGET, 2000, 14, T0 + 1500, 1));
+    let c = detect(&[(&key(0), &V5, &flows)]);
+    let scan = single(&c.findings, Portscan);
+    assert!(
+        scan.count <= flows.len() as u64,
+        "{} flows to the host, the finding counts {}: {:?}",
+        flows.len(),
+        scan.count,
+        net(scan).ports
+    );
+}
+
+#[test]
+fn regression_one_flow_half_an_hour_later_read_first_does_not_hide_a_scan() {
+    // The instance's other interface (in another flow log, whose files are read first) opens
+    // one HTTPS connection to TARGET half an hour after the first interface scans 20 ports of
+    // it. Without that record the scan is found.
+    let later = Flow::out(TARGET, 443, T0 + 1800)
+        .eni(ENI_B, Some(INSTANCE))
+        .local("10.0.2.5");
+    let scan = sweep(TARGET, 1000, 20, T0, 1);
+    let alone = detect(&[(&key(0), &V5, &scan)]);
+    assert_eq!(single(&alone.findings, Portscan).count, 20);
+    let c = detect(&[(&key(0), &V5, &[later]), (&key(1), &V5, &scan)]);
+    let found = single(&c.findings, Portscan);
+    assert_eq!(net(found).distinct_ports, Some(20));
+}
+
+#[test]
+fn regression_an_earlier_scan_read_after_a_later_one_an_hour_apart_is_counted() {
+    // As regression_an_earlier_scan_read_after_a_later_one_of_the_same_host_is_counted, the
+    // scans an hour apart: read in time order the finding counts both.
+    let earlier = sweep(TARGET, 1000, 15, T0, 1);
+    let later = sweep(TARGET, 2000, 15, T0 + 3600, 1);
+    for (name, order) in [
+        ("earlier", [&earlier, &later]),
+        ("later", [&later, &earlier]),
+    ] {
+        let c = detect(&[(&key(0), &V5, order[0]), (&key(1), &V5, order[1])]);
+        let scan = single(&c.findings, Portscan);
+        assert_eq!(
+            (scan.count, scan.first_seen),
+            (30, Timestamp::from_secs(T0)),
+            "read {name} first"
+        );
+    }
+}
+
+#[test]
+fn regression_a_suppressed_scan_s_retries_read_after_it_and_one_later_flow_are_not_a_new_scan() {
+    // As regression_a_suppressed_scan_s_retries_and_one_later_flow_are_not_a_new_scan, but the
+    // retries (a second pass over the same ports four minutes later) come after the scan was
+    // raised: they join it without moving its span, and one HTTPS connection just past the
+    // span's reach makes a "new scan" of the retries with it, judged afresh.
+    let mut store = MemoryStore::default();
+    let mut run1 = with_rules(&store, RULE_1000);
+    let mut flows = sweep(TARGET, 1000, 15, T0, 1);
+    flows.extend(sweep(TARGET, 1000, 15, T0 + 240, 1));
+    run1.scan_flows(&key(0), &V5, &flows);
+    let c1 = run1.commit(&mut store, NOW_MS);
+    assert!(c1.findings.is_empty(), "{:#?}", brief(&c1.findings));
+    assert_eq!(c1.suppressed.len(), 1);
+    let mut run2 = with_rules(&store, RULE_1000);
+    run2.scan_flows(&key(5), &V5, &[Flow::out(TARGET, 443, T0 + 320)]);
+    let c2 = run2.commit(&mut store, NOW_MS + FIVE_MIN_MS);
+    assert!(
+        c2.findings.is_empty(),
+        "one HTTPS connection after a suppressed scan: {:#?} {:?}",
+        brief(&c2.findings),
+        c2.findings
+            .iter()
+            .map(|f| (ports(f), net(f).distinct_ports))
+            .collect::<Vec<_>>()
+    );
+}

@@ -295,6 +295,9 @@ impl Ports {
         let trim = |t: &mut PortTries| {
             if t.earliest < oldest {
                 t.earliest = t.latest;
+                // The forgotten tries are no longer counted: only the latest is known.
+                t.tries = 1;
+                t.rejected = u16::from(t.ends & LATEST_REJECTED != 0);
                 t.ends = t.ends & !EARLIEST_REJECTED
                     | if t.ends & LATEST_REJECTED != 0 {
                         EARLIEST_REJECTED
@@ -469,12 +472,18 @@ fn densest(
     (port, protocol, time): (u16, u8, i64),
     window_ms: i64,
     threshold: usize,
+    outside: (i64, i64),
     tries: &mut Vec<(i64, usize)>,
 ) -> Option<(i64, i64)> {
     if ports.len() < threshold {
         return None;
     }
-    let near = time.saturating_sub(window_ms)..=time.saturating_add(window_ms);
+    let near = time
+        .saturating_sub(window_ms)
+        .max(outside.0.saturating_add(1))
+        ..=time
+            .saturating_add(window_ms)
+            .min(outside.1.saturating_sub(1));
     let in_reach = |t: &&PortTries| t.tried_in(&near) || t.is(port, protocol);
     if ports.iter().filter(in_reach).count() < threshold {
         return None;
@@ -992,7 +1001,8 @@ impl PortscanDetector {
             w.last = a.time;
         }
         w.last = w.last.max(a.time);
-        w.ports.retain_since(w.last - window_ms - LATE_FLOWS_MS);
+        w.ports
+            .retain_since(a.time.saturating_sub(window_ms + LATE_FLOWS_MS));
         if !w
             .ports
             .touch(a.port, a.protocol, a.time, a.rejected, 4 * threshold)
@@ -1000,7 +1010,14 @@ impl PortscanDetector {
             w.capped = true;
         }
         let tried = (a.port, a.protocol, a.time);
-        let Some(span) = densest(&w.ports, tried, window_ms, threshold, &mut self.scratch) else {
+        let Some(span) = densest(
+            &w.ports,
+            tried,
+            window_ms,
+            threshold,
+            (above, below),
+            &mut self.scratch,
+        ) else {
             return;
         };
         // The scan's flows: those within a window of the run that found it.
@@ -1660,8 +1677,8 @@ mod tests {
         left.sort_unstable();
         assert_eq!(
             left,
-            [(1, 45, 45, 1, 0), (2, 40, 40, 2, 1), (4, 50, 50, 1, 0)],
-            "a try before the cut is forgotten, the port's count is not"
+            [(1, 45, 45, 1, 0), (2, 40, 40, 1, 0), (4, 50, 50, 1, 0)],
+            "a try before the cut is forgotten, and so is its count"
         );
         let two = p.iter().find(|t| t.port == 2).expect("port 2");
         assert_eq!(two.ends, 0, "its earliest try is now its latest, accepted");
@@ -1680,7 +1697,14 @@ mod tests {
         let mut scratch = Vec::new();
         let mut p = Ports::default();
         let mut dense = |p: &Ports, port: u16, time: i64, threshold: usize| {
-            densest(p, (port, 6, time), 5 * MIN, threshold, &mut scratch)
+            densest(
+                p,
+                (port, 6, time),
+                5 * MIN,
+                threshold,
+                (i64::MIN, i64::MAX),
+                &mut scratch,
+            )
         };
         p.touch(443, 6, 400_000, false, 60);
         for i in 0..14 {
