@@ -38,8 +38,9 @@ pub const MAX_EXPORTED_WINDOWS: usize = 200_000;
 /// stream's latest time has passed its last port by the window and this allowance (one
 /// aggregation interval and one delivery period), so one late record, or another interface's
 /// later file read first, does not end a scan in progress. Windows that have seen a single port
-/// (most of them: one conversation each) get no allowance; they hold one port to lose, and
-/// keeping them would triple the open windows.
+/// (most of them: one conversation each) get no allowance from the stream's time, which would
+/// triple the open windows: they end a window after their own subject's latest flow, so that
+/// another instance's later record read first does not end them.
 pub const LATE_FLOWS_MS: i64 = 15 * 60_000;
 /// Most windows held open in memory (17 MB for the map, plus the ports of the windows that
 /// collect several). An instance sweeping the internet — one port on millions of hosts, a
@@ -526,6 +527,25 @@ fn densest(
     None
 }
 
+/// Whether a window of `subject` may still grow at the stream's latest time `now`: its last
+/// port (or its scan's end) lies within the late allowance of `now` (see [`LATE_FLOWS_MS`]),
+/// and, for a window of one port, within the window of its own subject's latest flow (`clocks`,
+/// by subject), so that another instance's later record read first does not end it.
+fn may_grow(now: i64, window_ms: i64, clocks: &[i64]) -> impl Fn(u32, &Window) -> bool + '_ {
+    let late = now.saturating_sub(window_ms).saturating_sub(LATE_FLOWS_MS);
+    move |subject, w| {
+        let last = w.last.max(w.scan_end());
+        if last < late {
+            return false;
+        }
+        if w.ports.len() > 1 || w.scanned {
+            return true;
+        }
+        let own = clocks.get(subject as usize).copied().unwrap_or(now);
+        last >= own.saturating_sub(window_ms)
+    }
+}
+
 /// `c` naming the line of `a` among its sources, if it names none: the first candidate of a
 /// finding in a run names a line however it began (a scan going on from an earlier run).
 fn with_source(mut c: Candidate, a: &Attempt<'_>) -> Candidate {
@@ -756,9 +776,10 @@ impl Windows {
         self.v4.len() + self.v6.len()
     }
 
-    fn retain(&mut self, mut keep: impl FnMut(&Window) -> bool) {
-        self.v4.retain(|_, w| keep(w));
-        self.v6.retain(|_, w| keep(w));
+    /// Keeps the windows for which `keep(subject, window)` holds.
+    fn retain(&mut self, mut keep: impl FnMut(u32, &Window) -> bool) {
+        self.v4.retain(|&key, w| keep((key >> 32) as u32, w));
+        self.v6.retain(|&(subject, _), w| keep(subject, w));
     }
 
     fn iter(&self) -> impl Iterator<Item = (u32, IpAddr, &Window)> {
@@ -887,6 +908,9 @@ pub struct PortscanDetector {
     held_back: HashMap<String, (String, Candidate)>,
     /// Scratch space for [`densest`].
     scratch: Vec<(i64, usize)>,
+    /// Each subject's latest flow (by subject index): a window of one port is evicted by its
+    /// own subject's time, not by other subjects' later records read first.
+    clocks: Vec<i64>,
 }
 
 impl PortscanDetector {
@@ -906,6 +930,7 @@ impl PortscanDetector {
             suppressed_by: HashMap::new(),
             held_back: HashMap::new(),
             scratch: Vec::new(),
+            clocks: Vec::new(),
         }
     }
 
@@ -928,6 +953,7 @@ impl PortscanDetector {
         }
         let i = u32::try_from(self.subjects.len()).unwrap_or(u32::MAX);
         self.subjects.push(make());
+        self.clocks.push(i64::MIN);
         self.subject_index.insert(key, i);
         i
     }
@@ -953,6 +979,9 @@ impl PortscanDetector {
     /// order, and records in a file are not sorted): a scan needs `threshold` distinct ports
     /// tried within one window.
     pub fn observe(&mut self, a: &Attempt<'_>) {
+        if let Some(clock) = self.clocks.get_mut(a.subject as usize) {
+            *clock = (*clock).max(a.time);
+        }
         self.advance(a.time);
         let window_ms = self.window_ms;
         let threshold = self.threshold;
@@ -1134,20 +1163,8 @@ impl PortscanDetector {
             return;
         }
         self.last_sweep = self.now;
-        let may_grow = self.may_grow();
+        let may_grow = may_grow(self.now, self.window_ms, &self.clocks);
         self.windows.retain(may_grow);
-    }
-
-    /// Whether a window may still grow at the stream's latest time: its last port (or its
-    /// scan's end) lies within the window, or within the late allowance too when it has
-    /// several ports or holds a scan (see [`LATE_FLOWS_MS`]).
-    fn may_grow(&self) -> impl Fn(&Window) -> bool {
-        let recent = self.now.saturating_sub(self.window_ms);
-        let late = recent.saturating_sub(LATE_FLOWS_MS);
-        move |w| {
-            let last = w.last.max(w.scan_end());
-            last >= recent || (last >= late && (w.ports.len() > 1 || w.scanned))
-        }
     }
 
     /// Drops windows until a quarter of the limit is free: first those that have seen a single
@@ -1156,7 +1173,7 @@ impl PortscanDetector {
     fn shed(&mut self) {
         let before = self.windows.len();
         let target = self.max_open - self.max_open / 4;
-        self.windows.retain(|w| w.ports.len() > 1);
+        self.windows.retain(|_, w| w.ports.len() > 1);
         if self.windows.len() > target {
             let mut lasts: Vec<i64> = self.windows.iter().map(|(_, _, w)| w.last).collect();
             let excess = lasts.len() - target;
@@ -1164,7 +1181,7 @@ impl PortscanDetector {
             // Flows of one aggregation interval share their times: of the windows last
             // touched at `cut` itself, drop only as many as needed.
             let mut at_cut = excess - below.iter().filter(|&&t| t < cut).count();
-            self.windows.retain(|w| match w.last.cmp(&cut) {
+            self.windows.retain(|_, w| match w.last.cmp(&cut) {
                 std::cmp::Ordering::Less => false,
                 std::cmp::Ordering::Equal if at_cut > 0 => {
                     at_cut -= 1;
@@ -1232,11 +1249,11 @@ impl PortscanDetector {
     /// The windows that may still grow (see [`LATE_FLOWS_MS`]), serialised for the store
     /// (`None` when there are none).
     pub fn export(&self) -> Option<Vec<u8>> {
-        let may_grow = self.may_grow();
+        let may_grow = may_grow(self.now, self.window_ms, &self.clocks);
         let mut open: Vec<(u32, IpAddr, &Window)> = self
             .windows
             .iter()
-            .filter(|(_, _, w)| may_grow(w))
+            .filter(|&(s, _, w)| may_grow(s, w))
             .collect();
         if open.is_empty() {
             return None;
@@ -1304,6 +1321,9 @@ impl PortscanDetector {
                 continue;
             };
             self.now = self.now.max(window.last);
+            if let Some(clock) = self.clocks.get_mut(subject as usize) {
+                *clock = (*clock).max(window.last);
+            }
             *self.windows.get_or_default(subject, remote) = window;
         }
         for (s, remote, rule) in saved.suppressed_by {
@@ -1784,7 +1804,7 @@ mod tests {
         let mut all: Vec<(u32, IpAddr, i64)> = w.iter().map(|(s, ip, w)| (s, ip, w.last)).collect();
         all.sort_unstable();
         assert_eq!(all, [(1, v4, 1), (1, v6, 3), (2, v4, 2)]);
-        w.retain(|w| w.last != 3);
+        w.retain(|_, w| w.last != 3);
         assert_eq!(w.len(), 2);
     }
 
