@@ -1023,9 +1023,9 @@ impl PortscanDetector {
                 false => (i64::MAX, *reach.end()),
             };
         }
-        // Until it raises a scan, a window takes every flow, early or late: it keeps the ports
-        // of the late allowance behind its latest one, so neither a scan in progress nor an
-        // earlier one read after a stray later flow is lost.
+        // The search takes every flow, early or late, and keeps the ports tried within the late
+        // allowance of the flow being read, so neither a scan in progress nor an earlier one
+        // read after a stray later flow is lost.
         if !w.ports.has_first() {
             w.last = a.time;
         }
