@@ -106,7 +106,13 @@ impl Engine {
         let mut finals: HashMap<String, Finding> = HashMap::new();
         for c in candidates {
             let mut ports = Vec::new();
-            if let Some(rule) = self.suppressions.matching(&c.facts(&mut ports)) {
+            // Probes met the rules one by one (`PortProbeDetector`): the finding they add up
+            // to, which names one interface and every port, is not matched again.
+            let rule = match c.finding_type {
+                FindingType::PortProbeUnprotectedPort => None,
+                _ => self.suppressions.matching(&c.facts(&mut ports)),
+            };
+            if let Some(rule) = rule {
                 tracing::debug!(finding_type = %c.finding_type, rule = %rule.name, "finding suppressed");
                 report.suppressed.push((c.finding_type, rule.name.clone()));
                 if let (FindingType::Portscan, Some(remote)) = (c.finding_type, c.remote_ip) {
