@@ -262,6 +262,27 @@ pub struct PortCount {
     /// interface); `None` for the remote ports of a Portscan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local: Option<IpAddr>,
+    /// The protocol it was probed over (PortProbe: a scanner may probe TCP and UDP ports of one
+    /// instance); `None` for the remote ports of a Portscan, whose finding names its protocol.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+}
+
+impl NetworkEvidence {
+    /// The protocols of the ports, in order and each once, as `TCP/UDP`; else the evidence's
+    /// own protocol.
+    pub fn protocols(&self) -> Option<String> {
+        let mut seen: Vec<&str> = Vec::new();
+        for p in self.ports.iter().filter_map(|p| p.protocol.as_deref()) {
+            if !seen.contains(&p) {
+                seen.push(p);
+            }
+        }
+        match seen.is_empty() {
+            true => self.protocol.clone(),
+            false => Some(seen.join("/")),
+        }
+    }
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -2901,6 +2901,11 @@ fn regression_a_finding_with_tcp_and_udp_probes_labels_each_port_with_its_protoc
         .unwrap_or_default()
         .to_owned();
     assert!(!d.contains("TCP ports 161"), "{d}");
+    assert!(
+        d.contains("161/UDP (SNMP)") && d.contains("22/TCP (SSH)"),
+        "{d}"
+    );
+    assert_eq!(at(&v, "/ProductFields/recon~1protocol"), "UDP/TCP");
 }
 
 #[test]

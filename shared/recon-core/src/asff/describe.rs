@@ -270,10 +270,11 @@ fn ec2_story(f: &Finding, e: &Ec2Subject, ev: &NetworkEvidence) -> Vec<String> {
         f.first_seen.to_rfc3339(),
         f.last_seen.max(f.first_seen).to_rfc3339()
     );
+    // One protocol for every port, or each port says its own (see `port_list`).
     let proto = ev
-        .protocol
-        .as_deref()
-        .map(|p| format!("{} ", short(p)))
+        .protocols()
+        .filter(|p| !p.contains('/'))
+        .map(|p| format!("{} ", short(&p)))
         .unwrap_or_default();
     let mut out = if f.finding_type == FindingType::PortProbeUnprotectedPort {
         probe_sentences(f, &subject, &proto, &window, ev)

@@ -255,9 +255,13 @@ fn inbound(f: &Finding, e: &Ec2Subject, ev: &NetworkEvidence) -> Option<Value> {
         f.remote_ip,
         first.and_then(|p| p.local).or(e.local_ip),
     );
+    // The protocol the port named beside it was probed over.
+    let over = first.and_then(|p| non_blank(p.protocol.as_deref()));
     o.str(
         "Protocol",
-        protocol(ev, limits::NETWORK_PROTOCOL).as_deref(),
+        over.map(|p| truncate(p, limits::NETWORK_PROTOCOL))
+            .or_else(|| protocol(ev, limits::NETWORK_PROTOCOL))
+            .as_deref(),
         limits::NETWORK_PROTOCOL,
     )
     .opt("DestinationPort", first.map(|p| Value::from(p.port)));
@@ -266,8 +270,9 @@ fn inbound(f: &Finding, e: &Ec2Subject, ev: &NetworkEvidence) -> Option<Value> {
 
 /// Ports as `port/NAME xCOUNT`, comma-separated.
 pub(super) fn port_list(ports: &[PortCount], with_counts: bool) -> String {
-    // Ports probed on several of an instance's addresses say which.
+    // Ports probed on several of an instance's addresses, or over several protocols, say which.
     let several = ports.iter().any(|p| p.local != ports[0].local);
+    let protocols = ports.iter().any(|p| p.protocol != ports[0].protocol);
     let one = |p: &PortCount| {
         let on = match p.local {
             Some(ip) if several => format!(" on {ip}"),
@@ -281,7 +286,11 @@ pub(super) fn port_list(ports: &[PortCount], with_counts: bool) -> String {
         } else {
             String::new()
         };
-        format!("{}{name}{on}{count}", p.port)
+        let over = match non_blank(p.protocol.as_deref()) {
+            Some(proto) if protocols => format!("/{proto}"),
+            _ => String::new(),
+        };
+        format!("{}{over}{name}{on}{count}", p.port)
     };
     ports.iter().map(one).collect::<Vec<_>>().join(", ")
 }
@@ -297,7 +306,7 @@ fn fields(probe: bool, e: &Ec2Subject, ev: &NetworkEvidence) -> Fields {
         ("vpc-id", e.vpc_id.clone()),
         ("subnet-id", e.subnet_id.clone()),
         ("local-ip", e.local_ip.map(|i| i.to_string())),
-        ("protocol", ev.protocol.clone()),
+        ("protocol", ev.protocols()),
         ("distinct-ports", ev.distinct_ports.map(|n| n.to_string())),
         (
             "distinct-ports-at-least",

@@ -131,6 +131,7 @@ pub(super) fn network_evidence(ports: &[(u16, Option<&str>, u64)]) -> NetworkEvi
                 name: name.map(Into::into),
                 count,
                 local: None,
+                protocol: None,
             })
             .collect(),
         distinct_ports: None,

@@ -602,6 +602,7 @@ mod tests {
                     name: None,
                     count: 1,
                     local: None,
+                    protocol: None,
                 })
                 .collect();
         }

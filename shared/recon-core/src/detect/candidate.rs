@@ -280,12 +280,20 @@ pub fn add_api(apis: &mut Vec<ApiCall>, call: ApiCall) {
 /// Ports that rate a probe High (9200, 9300) come first, then the most frequent: the bounded
 /// list, the title and the network details of a High finding always name what made it High.
 pub fn add_port(ports: &mut Vec<PortCount>, p: PortCount) {
-    // A port stored without its address (by an earlier version) is the same port.
+    // A port stored without its address or protocol (by an earlier version) is the same port.
     let same_local = |x: &PortCount| x.local == p.local || x.local.is_none() || p.local.is_none();
-    match ports.iter_mut().find(|x| x.port == p.port && same_local(x)) {
+    let same_protocol =
+        |x: &PortCount| x.protocol == p.protocol || x.protocol.is_none() || p.protocol.is_none();
+    match ports
+        .iter_mut()
+        .find(|x| x.port == p.port && same_local(x) && same_protocol(x))
+    {
         Some(x) => {
             x.count += p.count;
             x.local = x.local.or(p.local);
+            if x.protocol.is_none() {
+                x.protocol.clone_from(&p.protocol);
+            }
         }
         None => ports.push(p),
     }
@@ -323,6 +331,7 @@ mod tests {
             name: None,
             count,
             local: local.map(|l| l.parse().expect("ip")),
+            protocol: None,
         }
     }
 

@@ -89,6 +89,7 @@ impl PortProbeDetector {
                     name: port_name(p.port).map(str::to_owned),
                     count: 1,
                     local: p.subject.local_ip,
+                    protocol: p.protocol.map(protocol_label),
                 }],
                 distinct_ports: None,
                 distinct_ports_at_least: false,
@@ -145,6 +146,7 @@ pub fn add_port_count(ports: &mut Vec<PortCount>, port: u16, count: u64) {
             name: port_name(port).map(str::to_owned),
             count,
             local: None,
+            protocol: None,
         },
     );
 }
