@@ -293,18 +293,11 @@ impl Ports {
     /// Forgets tries before `oldest`: ports last tried before it, and the earliest try of the
     /// others where it is that old.
     fn retain_since(&mut self, oldest: i64) {
+        // The forgotten tries are no longer counted: only the latest is known.
         let trim = |t: &mut PortTries| {
             if t.earliest < oldest {
-                t.earliest = t.latest;
-                // The forgotten tries are no longer counted: only the latest is known.
-                t.tries = 1;
-                t.rejected = u16::from(t.ends & LATEST_REJECTED != 0);
-                t.ends = t.ends & !EARLIEST_REJECTED
-                    | if t.ends & LATEST_REJECTED != 0 {
-                        EARLIEST_REJECTED
-                    } else {
-                        0
-                    };
+                let rejected = t.ends & LATEST_REJECTED != 0;
+                *t = PortTries::new(t.port, t.protocol, t.latest, rejected);
             }
         };
         if let Some(more) = &mut self.more {
@@ -562,7 +555,7 @@ fn with_source(mut c: Candidate, a: &Attempt<'_>) -> Candidate {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "StoredWindow", into = "StoredWindow")]
 struct Window {
-    /// The ports tried within the late allowance of the latest one.
+    /// The ports tried within a window and the late allowance of the flows read.
     ports: Ports,
     /// The latest try of any port in `ports`.
     last: i64,
@@ -996,18 +989,17 @@ impl PortscanDetector {
                 w.scan_start.saturating_sub(window_ms)..=w.scan_end().saturating_add(window_ms);
             if reach.contains(&a.time) {
                 // The last scan goes on, or a flow of it was read late. Only a port it had not
-                // tried takes the scan further: the host's ordinary traffic does not.
-                let new_port = !w.ports.iter().any(|t| t.is(a.port, a.protocol));
-                if new_port && a.time > w.scan_end() {
+                // tried (one the window adds, or has no room for) takes the scan further: the
+                // host's ordinary traffic does not.
+                w.last = w.last.max(a.time);
+                let before = w.ports.len();
+                let kept = w
+                    .ports
+                    .touch(a.port, a.protocol, a.time, a.rejected, 4 * threshold);
+                w.capped |= !kept;
+                if (!kept || w.ports.len() > before) && a.time > w.scan_end() {
                     let start = w.scan_start;
                     w.set_scan(start, a.time);
-                }
-                w.last = w.last.max(a.time);
-                if !w
-                    .ports
-                    .touch(a.port, a.protocol, a.time, a.rejected, 4 * threshold)
-                {
-                    w.capped = true;
                 }
                 let seen = Seen::going_on(w, a, window_ms);
                 match w.suppressed {
@@ -1032,12 +1024,9 @@ impl PortscanDetector {
         w.last = w.last.max(a.time);
         w.ports
             .retain_since(a.time.saturating_sub(window_ms + LATE_FLOWS_MS));
-        if !w
+        w.capped |= !w
             .ports
-            .touch(a.port, a.protocol, a.time, a.rejected, 4 * threshold)
-        {
-            w.capped = true;
-        }
+            .touch(a.port, a.protocol, a.time, a.rejected, 4 * threshold);
         let tried = (a.port, a.protocol, a.time);
         let Some(span) = densest(
             &w.ports,
