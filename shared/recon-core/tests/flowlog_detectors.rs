@@ -2239,6 +2239,24 @@ fn regression_a_scan_suppressed_by_the_previous_version_stays_suppressed() {
     assert_eq!(c.suppressed.len(), 1, "{:?}", c.suppressed);
 }
 
+/// A scan of [`TARGET`], one port a second from port 1000: `first` ports in one file of the
+/// instance's first interface, `then` in another, and between them the file of its second
+/// interface with one connection to the host seven minutes later.
+fn split_around_a_later_flow(first: u16, then: u16) -> CommitReport {
+    let later = Flow::out(TARGET, 443, T0 + 420)
+        .eni(ENI_B, Some(INSTANCE))
+        .local("10.0.2.5");
+    detect(&[
+        (&key(0), &V5, &sweep(TARGET, 1000, first, T0, 1)),
+        (&key(1), &V5, &[later]),
+        (
+            &key(2),
+            &V5,
+            &sweep(TARGET, 1000 + first, then, T0 + i64::from(first), 1),
+        ),
+    ])
+}
+
 #[test]
 fn regression_a_later_flow_to_the_host_read_among_a_scan_s_ports_does_not_end_it() {
     // Sixteen ports of TARGET in 16 s, split over two files of ENI A; between them the file of
@@ -2246,14 +2264,7 @@ fn regression_a_later_flow_to_the_host_read_among_a_scan_s_ports_does_not_end_it
     // more than a window after the first half's last port, so the window was started over,
     // dropping the first half (the window otherwise keeps ports of the late allowance behind
     // its latest one), and the second half alone is eight ports.
-    let later = Flow::out(TARGET, 443, T0 + 420)
-        .eni(ENI_B, Some(INSTANCE))
-        .local("10.0.2.5");
-    let c = detect(&[
-        (&key(0), &V5, &sweep(TARGET, 1000, 8, T0, 1)),
-        (&key(1), &V5, &[later]),
-        (&key(2), &V5, &sweep(TARGET, 1008, 8, T0 + 8, 1)),
-    ]);
+    let c = split_around_a_later_flow(8, 8);
     let scan = single(&c.findings, Portscan);
     assert_eq!(net(scan).distinct_ports, Some(16));
 }
@@ -2388,14 +2399,7 @@ fn regression_a_later_flow_read_after_a_scan_was_raised_does_not_drop_the_rest_o
     // over two files of ENI A, with the other interface's file (one connection to TARGET seven
     // minutes later) read between them. The fired window was started over by the later flow,
     // and the scan's last eight ports went into the new window: lost from the finding.
-    let later = Flow::out(TARGET, 443, T0 + 420)
-        .eni(ENI_B, Some(INSTANCE))
-        .local("10.0.2.5");
-    let c = detect(&[
-        (&key(0), &V5, &sweep(TARGET, 1000, 16, T0, 1)),
-        (&key(1), &V5, &[later]),
-        (&key(2), &V5, &sweep(TARGET, 1016, 8, T0 + 16, 1)),
-    ]);
+    let c = split_around_a_later_flow(16, 8);
     let scan = single(&c.findings, Portscan);
     assert_eq!(
         (scan.count, net(scan).distinct_ports),

@@ -1329,6 +1329,14 @@ mod tests {
 
     const MIN: i64 = 60_000;
 
+    /// The network evidence of a scan.
+    fn network(c: &Candidate) -> &NetworkEvidence {
+        match &c.evidence {
+            Evidence::Network(n) => n,
+            other => panic!("network evidence, not {other:?}"),
+        }
+    }
+
     fn detector() -> (PortscanDetector, u32) {
         let mut d = PortscanDetector::new(15, 5 * MIN);
         let s = d.subject("i-0123456789abcdef0", || SubjectInfo {
@@ -1357,9 +1365,7 @@ mod tests {
         let out = d.drain();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].count, 16);
-        let Evidence::Network(n) = &out[0].evidence else {
-            panic!("network")
-        };
+        let n = network(&out[0]);
         assert_eq!(n.distinct_ports, Some(16));
     }
 
@@ -1489,9 +1495,7 @@ mod tests {
         }
         let scans = d.drain();
         assert_eq!(scans.len(), 1, "the scan's window was started over");
-        let Evidence::Network(n) = &scans[0].evidence else {
-            panic!("network")
-        };
+        let n = network(&scans[0]);
         assert_eq!(n.distinct_ports, Some(16));
         assert!(!n.ports.iter().any(|p| p.port == 443), "{:?}", n.ports);
     }
@@ -1508,9 +1512,7 @@ mod tests {
         }
         let scans = d.drain();
         assert_eq!(scans.len(), 1, "the scan's first port was dropped");
-        let Evidence::Network(n) = &scans[0].evidence else {
-            panic!("network")
-        };
+        let n = network(&scans[0]);
         assert_eq!(n.distinct_ports, Some(15));
         assert!(!n.ports.iter().any(|p| p.port == 443), "{:?}", n.ports);
     }
@@ -1826,9 +1828,7 @@ mod tests {
         }
         let out = d.drain();
         assert_eq!(out.len(), 1);
-        let Evidence::Network(n) = &out[0].evidence else {
-            panic!("network")
-        };
+        let n = network(&out[0]);
         assert!(
             !n.blocked,
             "70,000 accepted flows, yet blocked: count {} rejected {}",
